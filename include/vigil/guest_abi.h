@@ -1,0 +1,74 @@
+/*
+ * The contract between vigild and a standalone guest (vigild run --guest).
+ *
+ * vigild loads a freestanding x86-64 ELF, builds long mode before the first
+ * KVM_RUN and starts every vCPU at the ELF entry point with:
+ *
+ *   RDI = vCPU id, RSI = number of vCPUs, RSP = top of that vCPU's boot stack,
+ *   RFLAGS = 0x2 (interrupts off), CPL 0, 64-bit code segment.
+ *
+ * Physical memory below VIGIL_GUEST_LOAD_MIN holds the structures vigild builds
+ * (the layout below); ELF segments must load at or above it. The first 4 GiB
+ * are identity-mapped with 2 MiB pages, user-accessible, so guest code may drop
+ * to CPL3 anywhere. The IDT is present but empty: a guest installs its own
+ * gates (an exception before that triple-faults, which vigild reports).
+ *
+ * This header is shared by host code and freestanding guest code: no libc.
+ */
+#ifndef VIGIL_GUEST_ABI_H
+#define VIGIL_GUEST_ABI_H
+
+/* ---- physical layout built by vigild (all identity-mapped) ---- */
+#define VIGIL_GUEST_PML4        0x1000UL
+#define VIGIL_GUEST_PDPT        0x2000UL
+#define VIGIL_GUEST_PD          0x3000UL   /* 4 pages: 0x3000-0x6fff */
+#define VIGIL_GUEST_GDT         0x7000UL
+#define VIGIL_GUEST_IDT         0x8000UL   /* 256 x 16-byte gates */
+#define VIGIL_GUEST_TSS         0x9000UL   /* VIGIL_GUEST_TSS_SIZE per vCPU */
+#define VIGIL_GUEST_TSS_SIZE    0x80UL
+#define VIGIL_GUEST_STACKS      0x10000UL  /* boot stacks, one per vCPU */
+#define VIGIL_GUEST_STACK_SIZE  0x4000UL
+#define VIGIL_GUEST_MAX_VCPUS   32
+#define VIGIL_GUEST_LOAD_MIN    0x100000UL /* lowest address an ELF may load at */
+#define VIGIL_GUEST_IDENTITY_MAP (4UL << 30)
+
+/* ---- GDT selectors ---- */
+#define VIGIL_SEL_KCODE   0x08
+#define VIGIL_SEL_KDATA   0x10
+#define VIGIL_SEL_UCODE32 0x18   /* placeholder so SYSRET's layout works */
+#define VIGIL_SEL_UDATA   0x20   /* user data, RPL 3 when loaded: 0x23 */
+#define VIGIL_SEL_UCODE   0x28   /* 64-bit user code, RPL 3 when loaded: 0x2b */
+#define VIGIL_SEL_TSS(id) (0x40 + 16 * (id))
+
+/* ---- I/O ports the host understands ---- */
+/* 16550-style serial transmit register; bytes written go to vigild's log. */
+#define VIGIL_PORT_SERIAL   0x3f8
+/* 32-bit write: end the VM, the value is vigild's exit status (0-255). */
+#define VIGIL_PORT_EXIT     0x0f4
+/* 32-bit write: physical address of a struct vigil_ucall. */
+#define VIGIL_PORT_UCALL    0x0e8
+/* 32-bit write of anything: answered in the vCPU thread, no side effect.
+ * The cheapest possible exit, used by benchmarks. */
+#define VIGIL_PORT_NOP      0x0ec
+
+enum vigil_ucall_cmd {
+	VIGIL_UCALL_NONE = 0,
+	VIGIL_UCALL_SYNC,    /* args[0] = stage; the host may answer via ret */
+	VIGIL_UCALL_PRINT,   /* buf holds a NUL-terminated line */
+	VIGIL_UCALL_ASSERT,  /* buf holds "file:line: expr"; ends the VM, status 1 */
+	VIGIL_UCALL_DONE,    /* the calling vCPU finished successfully */
+	VIGIL_UCALL_BENCH,   /* answered by the reactor (mailbox round trip) */
+	VIGIL_UCALL_MAX,
+};
+
+#define VIGIL_UCALL_BUF 200
+
+/* Lives in guest memory (identity mapped, below 4 GiB). */
+struct vigil_ucall {
+	unsigned long long cmd;
+	unsigned long long args[4];
+	unsigned long long ret;      /* written by the host before resuming */
+	char buf[VIGIL_UCALL_BUF];
+};
+
+#endif

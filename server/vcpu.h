@@ -1,0 +1,103 @@
+/*
+ * vCPU threads.
+ *
+ * Each vCPU thread loops on KVM_RUN. Exits it can finish alone (port I/O and
+ * MMIO with a registered handler, MMIO that lands on RAM during a memslot
+ * change) stay in the thread. An exit that needs a decision is turned into a
+ * struct vcpu_call, posted to the VM's mailbox, and the thread sleeps on its
+ * waiter until the reactor answers with vcpu_call_complete, the wait times
+ * out, or shutdown cancels it.
+ *
+ * Kicking: vcpu_kick sets kvm_run.immediate_exit, then signals the thread.
+ * If the signal lands before KVM_RUN is entered, immediate_exit makes KVM_RUN
+ * return EINTR at once; if it lands inside, KVM_RUN returns EINTR. Either way
+ * the thread sees its pending request bits before entering the guest again.
+ *
+ * State access: while a vCPU thread is parked (waiting on the reactor, state
+ * VCPU_PARKED) it does not touch its fd, so the reactor may issue vCPU ioctls
+ * on vcpu->fd directly. It must not while the vCPU is VCPU_RUNNING.
+ */
+#ifndef VIGIL_VCPU_H
+#define VIGIL_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mailbox.h"
+
+struct vm;
+
+enum vcpu_state { VCPU_CREATED, VCPU_RUNNING, VCPU_PARKED, VCPU_STOPPED };
+
+/* Request bits: set with vcpu_request(), consumed by the vCPU thread. */
+#define VCPU_REQ_STOP      (1u << 0)   /* leave the run loop */
+#define VCPU_REQ_HOOK      (1u << 1)   /* call hooks->request (introspection) */
+#define VCPU_REQ_PLUGIN    (1u << 2)   /* call the plugin's request handler */
+
+/* Subsystems keep per-vCPU state here, indexed by owner. */
+enum vcpu_priv_slot { VCPU_PRIV_PLUGIN, VCPU_PRIV_KVMI, VCPU_PRIV_MAX };
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+	_Atomic uint32_t requests;
+	_Atomic int state;
+	struct waiter waiter;
+	void *priv[VCPU_PRIV_MAX];
+	/* Called in the vCPU thread, before KVM_RUN, when VCPU_REQ_PLUGIN is set. */
+	int (*plugin_request)(struct vcpu *vcpu);
+	/* Statistics, owned by the vCPU thread. */
+	uint64_t nr_exits, nr_calls;
+};
+
+/*
+ * Hooks for introspection: installed on the VM, consulted by every vCPU.
+ * All run in the vCPU thread. Return 1 if the exit was consumed, 0 to let the
+ * default handling run, -errno to stop the VM (internal error).
+ */
+struct vcpu_hooks {
+	/* Before every KVM_RUN (after pending requests). */
+	int (*pre_run)(struct vcpu *vcpu, void *opaque);
+	/* First look at every exit, including KVM_EXIT_INTR after a kick. */
+	int (*exit)(struct vcpu *vcpu, void *opaque);
+	/* VCPU_REQ_HOOK was set. */
+	int (*request)(struct vcpu *vcpu, void *opaque);
+};
+
+/* One question from a vCPU to the reactor. */
+struct vcpu_call {
+	struct mbox_msg msg;      /* msg.handler runs in the reactor */
+	struct vcpu *vcpu;
+	uint64_t ticket;
+	int result;
+};
+
+int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);
+void vcpu_free(struct vcpu *vcpu);
+int vcpu_start(struct vcpu *vcpu);
+/* Set request bits and kick. Any thread. */
+void vcpu_request(struct vcpu *vcpu, uint32_t bits);
+/* Make KVM_RUN return (or not start). Any thread. */
+void vcpu_kick(struct vcpu *vcpu);
+/* vCPU thread: post @call (handler set by the caller) and sleep until it is
+ * answered. Returns the answer, -ECANCELED on shutdown, -ETIMEDOUT. */
+int vcpu_call_reactor(struct vcpu *vcpu, struct vcpu_call *call,
+		      mbox_handler_fn handler, int timeout_ms);
+/* Reactor: answer @call; false if the vCPU stopped waiting for it. */
+bool vcpu_call_complete(struct vcpu_call *call, int result);
+/* Wake the thread from any wait for good (shutdown). */
+void vcpu_cancel(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+
+/* Install the signal used for kicks (once per process, before any vcpu_start). */
+int vcpu_signal_setup(void);
+
+#endif
