@@ -27,6 +27,7 @@ struct mbox_msg {
 	TAILQ_ENTRY(mbox_msg) link;
 	mbox_handler_fn handler;  /* runs in the reactor thread */
 	void *opaque;
+	bool queued;              /* owned by the mailbox: posted, not yet popped */
 };
 
 struct mailbox {
@@ -40,7 +41,8 @@ struct mailbox {
 int mailbox_init(struct mailbox *mb);
 /* Messages still queued are dropped (their senders are cancelled separately). */
 void mailbox_fini(struct mailbox *mb);
-/* Any thread. -EPIPE once closed. */
+/* Any thread. -EPIPE once closed. Posting a message that is still queued
+ * is a no-op: it is handled once, with its contents at that time. */
 int mailbox_post(struct mailbox *mb, struct mbox_msg *msg);
 /* Reactor: consume the eventfd count and run up to that many handlers.
  * Returns the number handled. */

@@ -40,6 +40,21 @@ enum vcpu_state { VCPU_CREATED, VCPU_RUNNING, VCPU_PARKED, VCPU_STOPPED };
 /* Subsystems keep per-vCPU state here, indexed by owner. */
 enum vcpu_priv_slot { VCPU_PRIV_PLUGIN, VCPU_PRIV_KVMI, VCPU_PRIV_MAX };
 
+/*
+ * One question from a vCPU to the reactor. Lifetime rule: the reactor may
+ * hold on to a call after the vCPU stopped waiting (timeout, shutdown), so the
+ * struct must NOT live on the vCPU thread's stack: keep it in per-vCPU state
+ * that outlives the vCPU threads (vcpu->call, or the subsystem's vcpu->priv
+ * object, freed after vm_shutdown). A stale completion is ignored by ticket.
+ */
+struct vcpu;
+struct vcpu_call {
+	struct mbox_msg msg;      /* msg.handler runs in the reactor */
+	struct vcpu *vcpu;
+	uint64_t ticket;
+	int result;
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -54,6 +69,8 @@ struct vcpu {
 	void *priv[VCPU_PRIV_MAX];
 	/* Called in the vCPU thread, before KVM_RUN, when VCPU_REQ_PLUGIN is set. */
 	int (*plugin_request)(struct vcpu *vcpu);
+	/* Storage for vcpu_call_reactor callers that have none of their own. */
+	struct vcpu_call call;
 	/* Statistics, owned by the vCPU thread. */
 	uint64_t nr_exits, nr_calls;
 };
@@ -70,14 +87,6 @@ struct vcpu_hooks {
 	int (*exit)(struct vcpu *vcpu, void *opaque);
 	/* VCPU_REQ_HOOK was set. */
 	int (*request)(struct vcpu *vcpu, void *opaque);
-};
-
-/* One question from a vCPU to the reactor. */
-struct vcpu_call {
-	struct mbox_msg msg;      /* msg.handler runs in the reactor */
-	struct vcpu *vcpu;
-	uint64_t ticket;
-	int result;
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);

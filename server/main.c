@@ -1,0 +1,234 @@
+/*
+ * vigild: set up KVM and a VM from the command line, run the reactor in this
+ * thread until the VM stops, shut down in order, report why, exit with status.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+#include <vigil/guest_abi.h>
+
+#include "cmdline.h"
+#include "elf_loader.h"
+#include "exitcodes.h"
+#include "guest_ports.h"
+#include "kvm_host.h"
+#include "log.h"
+#include "reactor.h"
+#include "vcpu.h"
+#include "vm.h"
+#include "x86_setup.h"
+#if __has_include("capabilities.h")
+#include "capabilities.h"
+#define VIGIL_HAVE_CAPABILITIES 1
+#endif
+
+#define GUEST_FILE_MAX (256u << 20)
+
+struct vigild {
+	struct vigild_opts opts;
+	struct kvm_host kvm;
+	struct reactor reactor;
+	struct vm *vm;
+	struct guest_ports ports;
+	FILE *console;
+	char why[256];
+};
+
+static int check_host_memory(uint64_t mem)
+{
+	struct sysinfo si;
+	uint64_t total;
+
+	if (sysinfo(&si) < 0)
+		return 0;
+	total = (uint64_t)si.totalram * si.mem_unit;
+	if (mem > total) {
+		log_err("--mem %llu MiB exceeds this host's memory (%llu MiB)",
+			(unsigned long long)(mem >> 20), (unsigned long long)(total >> 20));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int open_console(struct vigild *d)
+{
+	const char *c = d->opts.console;
+
+	if (!c || !strcmp(c, "-")) {
+		d->console = stdout;
+	} else if (!strcmp(c, "log")) {
+		d->console = NULL;
+	} else {
+		d->console = fopen(c, "we");
+		if (!d->console) {
+			log_err("cannot open console file %s: %s", c, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* Load the ELF and build long mode. Returns an exit status on failure. */
+static int load_guest(struct vigild *d)
+{
+	struct vm *vm = d->vm;
+	uint64_t low = vm->ram.size < VM_MMIO_HOLE_START ? vm->ram.size : VM_MMIO_HOLE_START;
+	struct elf_image img;
+	size_t len = 0;
+	void *buf;
+	unsigned i;
+	int err;
+
+	err = elf_read_file(d->opts.guest, GUEST_FILE_MAX, &buf, &len);
+	if (err) {
+		log_err("cannot read guest %s: %s", d->opts.guest,
+			err == -EFBIG ? "larger than 256 MiB" : strerror(-err));
+		return VIGILD_EXIT_DATAERR;
+	}
+	err = x86_setup_memory(vm->ram.hva, low, vm->nr_vcpus);
+	if (!err)
+		err = elf_load(buf, len, vm->ram.hva, low, VIGIL_GUEST_LOAD_MIN, &img,
+			       d->why, sizeof(d->why));
+	free(buf);
+	if (err) {
+		log_err("bad guest %s: %s", d->opts.guest, d->why);
+		return err == -E2BIG ? VIGILD_EXIT_USAGE : VIGILD_EXIT_DATAERR;
+	}
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		err = x86_setup_vcpu(vm->vcpus[i], &d->kvm, img.entry, vm->nr_vcpus);
+		if (err) {
+			log_err("cannot set up vCPU %u: %s", i, strerror(-err));
+			return VIGILD_EXIT_SOFTWARE;
+		}
+	}
+	log_debug("loaded %s: entry 0x%llx, [0x%llx, 0x%llx)", d->opts.guest,
+		  (unsigned long long)img.entry, (unsigned long long)img.lo,
+		  (unsigned long long)img.hi);
+	return 0;
+}
+
+static int create_vm(struct vigild *d)
+{
+	struct vm_config cfg = {
+		.mem_size = d->opts.mem_size,
+		.nr_vcpus = d->opts.nr_vcpus,
+		.irqchip = true,
+		.unhandled_read = 0xff,
+	};
+	int err;
+
+	if (cfg.mem_size && cfg.mem_size < VM_MIN_MEM) {
+		log_err("--mem %llu KiB is too small: a guest needs at least %llu MiB",
+			(unsigned long long)(cfg.mem_size >> 10),
+			(unsigned long long)(VM_MIN_MEM >> 20));
+		return VIGILD_EXIT_USAGE;
+	}
+	if (check_host_memory(cfg.mem_size) < 0)
+		return VIGILD_EXIT_USAGE;
+	err = kvm_host_open(&d->kvm, d->opts.kvm_path, d->why, sizeof(d->why));
+	if (err) {
+		log_err("%s", d->why);
+		return VIGILD_EXIT_UNAVAILABLE;
+	}
+	err = vm_create(&d->vm, &d->kvm, &cfg, d->why, sizeof(d->why));
+	if (err) {
+		log_err("%s", d->why);
+		return err == -EINVAL ? VIGILD_EXIT_USAGE : VIGILD_EXIT_OSERR;
+	}
+	return 0;
+}
+
+static int run_guest(struct vigild *d)
+{
+	int status, err;
+
+	status = create_vm(d);
+	if (!status)
+		status = load_guest(d);
+	if (status)
+		return status;
+	err = guest_ports_register(&d->ports, d->vm, d->console);
+	if (!err)
+		err = reactor_attach_vm(&d->reactor, d->vm);
+	/* KVMI: attach the introspection socket here (d->opts.introspect). */
+	/* VFIO: attach --device entries here (d->opts.devices). */
+	if (!err)
+		err = vm_start(d->vm);
+	if (err) {
+		log_err("cannot start the VM: %s", strerror(-err));
+		return VIGILD_EXIT_SOFTWARE;
+	}
+	if (reactor_run(&d->reactor) < 0)
+		vm_request_stop(d->vm, VIGILD_EXIT_SOFTWARE, "event loop failed");
+	vm_shutdown(d->vm);
+	status = d->vm->stop.status;
+	if (status == 0)
+		log_info("%s", d->vm->stop.reason);
+	else
+		log_err("%s (exit status %d)", d->vm->stop.reason, status);
+	return status;
+}
+
+static bool wants_capabilities(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--print-capabilities"))
+			return true;
+	return false;
+}
+
+static int print_capabilities(void)
+{
+#ifdef VIGIL_HAVE_CAPABILITIES
+	return capabilities_print(stdout) < 0 ? VIGILD_EXIT_SOFTWARE : 0;
+#else
+	printf("{\"type\": \"vigild\", \"features\": []}\n");
+	return 0;
+#endif
+}
+
+int main(int argc, char **argv)
+{
+	struct vigild d;
+	int status;
+
+	memset(&d, 0, sizeof(d));
+	d.kvm.fd = -1;
+	if (wants_capabilities(argc, argv))
+		return print_capabilities();
+	if (cmdline_parse(argc, argv, &d.opts) < 0)
+		return VIGILD_EXIT_USAGE;
+	if (d.opts.help) {
+		cmdline_usage(stdout);
+		return 0;
+	}
+	if (d.opts.version) {
+		printf("vigild %s\n", VIGIL_VERSION);
+		return 0;
+	}
+	vg_log_set_level((enum vg_log_level)d.opts.log_level);
+	if (vcpu_signal_setup() < 0 || reactor_init(&d.reactor) < 0) {
+		log_err("cannot set up signal handling or the event loop");
+		return VIGILD_EXIT_OSERR;
+	}
+	if (open_console(&d) < 0) {
+		status = VIGILD_EXIT_USAGE;
+	} else if (d.opts.plugin) {
+		/* PLUGIN: status = plugin_run(&d...); */
+		log_err("--plugin: the plugin server is not built into this vigild");
+		status = VIGILD_EXIT_UNAVAILABLE;
+	} else {
+		status = run_guest(&d);
+	}
+	vm_free(d.vm);
+	reactor_fini(&d.reactor);
+	kvm_host_close(&d.kvm);
+	if (d.console && d.console != stdout)
+		fclose(d.console);
+	return status;
+}

@@ -1,0 +1,389 @@
+/*
+ * Memslot manager. Every change builds the new range list, normalises it
+ * (merging neighbours), checks the slot budget and only then applies the diff
+ * to KVM: slots that disappear are deleted first, new ones created after.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memslot.h"
+
+#define PAGE_MASK_4K 0xfffULL
+#define PROT_FLAGS (MEMSLOT_READONLY | MEMSLOT_ABSENT)
+
+struct range_list {
+	struct memslot_range *r;
+	unsigned nr;
+};
+
+int memslots_init(struct memslots *ms, unsigned max_slots,
+		  const struct memslot_ops *ops, void *opaque)
+{
+	int err;
+
+	memset(ms, 0, sizeof(*ms));
+	if (!max_slots)
+		return -EINVAL;
+	ms->slot_used = calloc(max_slots, 1);
+	if (!ms->slot_used)
+		return -ENOMEM;
+	err = pthread_rwlock_init(&ms->lock, NULL);
+	if (err) {
+		free(ms->slot_used);
+		return -err;
+	}
+	ms->max_slots = max_slots;
+	ms->ops = ops;
+	ms->opaque = opaque;
+	return 0;
+}
+
+void memslots_fini(struct memslots *ms)
+{
+	if (!ms->slot_used)
+		return;
+	free(ms->ranges);
+	free(ms->slot_used);
+	pthread_rwlock_destroy(&ms->lock);
+	memset(ms, 0, sizeof(*ms));
+}
+
+static bool mergeable(const struct memslot_range *a, const struct memslot_range *b)
+{
+	return a->region == b->region && a->flags == b->flags &&
+	       a->gpa + a->size == b->gpa && a->hva + a->size == b->hva;
+}
+
+/* Merge neighbours in place. */
+static void normalise(struct range_list *l)
+{
+	unsigned i, out = 0;
+
+	for (i = 0; i < l->nr; i++) {
+		if (out && mergeable(&l->r[out - 1], &l->r[i])) {
+			l->r[out - 1].size += l->r[i].size;
+			l->r[out - 1].slot = -1;
+			continue;
+		}
+		l->r[out++] = l->r[i];
+	}
+	l->nr = out;
+}
+
+static bool same_range(const struct memslot_range *a, const struct memslot_range *b)
+{
+	return a->gpa == b->gpa && a->size == b->size && a->hva == b->hva &&
+	       a->flags == b->flags && a->region == b->region;
+}
+
+/* Index in @l of a range identical to @r (mapped), or -1. */
+static int find_same(const struct range_list *l, const struct memslot_range *r)
+{
+	unsigned i;
+
+	for (i = 0; i < l->nr; i++)
+		if (same_range(&l->r[i], r) && l->r[i].slot >= 0)
+			return (int)i;
+	return -1;
+}
+
+static int alloc_slot(struct memslots *ms)
+{
+	unsigned i;
+
+	for (i = 0; i < ms->max_slots; i++) {
+		if (!ms->slot_used[i]) {
+			ms->slot_used[i] = 1;
+			ms->used_slots++;
+			return (int)i;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void free_slot(struct memslots *ms, int slot)
+{
+	ms->slot_used[slot] = 0;
+	ms->used_slots--;
+}
+
+static int kvm_set(struct memslots *ms, const struct memslot_range *r, bool create)
+{
+	if (!ms->ops)
+		return 0;
+	return ms->ops->set(ms->opaque, (uint32_t)r->slot, r->flags,
+			    r->gpa, create ? r->size : 0, r->hva);
+}
+
+/*
+ * Give each range of @nl the KVM slot of an identical current range, if any,
+ * and count the current slots that must go and the new ones to create.
+ */
+static void carry_slots(struct memslots *ms, struct range_list *nl,
+			unsigned *del, unsigned *add)
+{
+	struct range_list cur = { ms->ranges, ms->nr };
+	unsigned i;
+	int j;
+
+	*del = *add = 0;
+	for (i = 0; i < nl->nr; i++) {
+		nl->r[i].slot = -1;
+		if (nl->r[i].flags & MEMSLOT_ABSENT)
+			continue;
+		j = find_same(&cur, &nl->r[i]);
+		if (j >= 0)
+			nl->r[i].slot = cur.r[j].slot;
+		else
+			(*add)++;
+	}
+	for (i = 0; i < cur.nr; i++)
+		if (cur.r[i].slot >= 0 && find_same(nl, &cur.r[i]) < 0)
+			(*del)++;
+}
+
+/* Create KVM slots for every mapped range of @nl that has none yet. */
+static int create_missing(struct memslots *ms, struct range_list *nl)
+{
+	unsigned i;
+	int err;
+
+	for (i = 0; i < nl->nr; i++) {
+		struct memslot_range *r = &nl->r[i];
+
+		if ((r->flags & MEMSLOT_ABSENT) || r->slot >= 0)
+			continue;
+		r->slot = alloc_slot(ms);
+		if (r->slot < 0)
+			return r->slot;
+		err = kvm_set(ms, r, true);
+		if (err) {
+			free_slot(ms, r->slot);
+			r->slot = -1;
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Replace the current list by @nl (owned by the caller on failure, taken on
+ * success). Kept slots carry their ids over; the rest are deleted, then the
+ * new ones are created.
+ */
+static int commit(struct memslots *ms, struct range_list *nl)
+{
+	struct range_list cur = { ms->ranges, ms->nr };
+	unsigned i, del, add;
+	int err;
+
+	carry_slots(ms, nl, &del, &add);
+	if (ms->used_slots - del + add > ms->max_slots)
+		return -ENOSPC;
+	for (i = 0; i < cur.nr; i++) {
+		if (cur.r[i].slot < 0 || find_same(nl, &cur.r[i]) >= 0)
+			continue;
+		err = kvm_set(ms, &cur.r[i], false);
+		if (err)
+			return err;
+		free_slot(ms, cur.r[i].slot);
+		cur.r[i].slot = -1;
+	}
+	err = create_missing(ms, nl);
+	if (err)
+		return err;
+	free(ms->ranges);
+	ms->ranges = nl->r;
+	ms->nr = ms->cap = nl->nr;
+	return 0;
+}
+
+static int copy_list(struct memslots *ms, struct range_list *nl, unsigned extra)
+{
+	nl->r = calloc(ms->nr + extra + 1, sizeof(*nl->r));
+	if (!nl->r)
+		return -ENOMEM;
+	memcpy(nl->r, ms->ranges, ms->nr * sizeof(*nl->r));
+	nl->nr = ms->nr;
+	return 0;
+}
+
+static bool aligned(uint64_t gpa, uint64_t size)
+{
+	return !(gpa & PAGE_MASK_4K) && !(size & PAGE_MASK_4K) && size &&
+	       gpa + size > gpa;
+}
+
+int memslots_add(struct memslots *ms, uint64_t gpa, uint64_t size, uint64_t hva,
+		 uint32_t flags)
+{
+	struct range_list nl;
+	unsigned i, pos = 0;
+	int err;
+
+	if (!aligned(gpa, size) || (hva & PAGE_MASK_4K) || (flags & ~(PROT_FLAGS | MEMSLOT_DIRTY_LOG)))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&ms->lock);
+	for (i = 0; i < ms->nr; i++) {
+		const struct memslot_range *r = &ms->ranges[i];
+
+		if (r->gpa < gpa + size && gpa < r->gpa + r->size) {
+			err = -EEXIST;
+			goto out;
+		}
+		if (r->gpa < gpa)
+			pos = i + 1;
+	}
+	err = copy_list(ms, &nl, 1);
+	if (err)
+		goto out;
+	memmove(&nl.r[pos + 1], &nl.r[pos], (nl.nr - pos) * sizeof(*nl.r));
+	nl.r[pos] = (struct memslot_range){ gpa, size, hva, flags, -1, ms->next_region };
+	nl.nr++;
+	err = commit(ms, &nl);
+	if (err) {
+		free(nl.r);
+		goto out;
+	}
+	err = (int)ms->next_region++;
+out:
+	pthread_rwlock_unlock(&ms->lock);
+	return err;
+}
+
+int memslots_remove(struct memslots *ms, uint32_t region)
+{
+	struct range_list nl;
+	unsigned i, out = 0;
+	int err;
+
+	pthread_rwlock_wrlock(&ms->lock);
+	err = copy_list(ms, &nl, 0);
+	if (err)
+		goto out;
+	for (i = 0; i < nl.nr; i++)
+		if (nl.r[i].region != region)
+			nl.r[out++] = nl.r[i];
+	if (out == nl.nr) {
+		free(nl.r);
+		err = -ENOENT;
+		goto out;
+	}
+	nl.nr = out;
+	err = commit(ms, &nl);
+	if (err)
+		free(nl.r);
+out:
+	pthread_rwlock_unlock(&ms->lock);
+	return err;
+}
+
+/* Split @l so that a range boundary falls at @at (if inside a range). */
+static void split_at(struct range_list *l, uint64_t at)
+{
+	unsigned i;
+
+	for (i = 0; i < l->nr; i++) {
+		struct memslot_range *r = &l->r[i];
+		uint64_t off;
+
+		if (at <= r->gpa || at >= r->gpa + r->size)
+			continue;
+		off = at - r->gpa;
+		memmove(&l->r[i + 1], &l->r[i], (l->nr - i) * sizeof(*l->r));
+		l->r[i].size = off;
+		l->r[i + 1].gpa += off;
+		l->r[i + 1].hva += off;
+		l->r[i + 1].size -= off;
+		l->r[i].slot = l->r[i + 1].slot = -1;
+		l->nr++;
+		return;
+	}
+}
+
+/* Is [gpa, gpa+size) entirely covered by registered ranges? */
+static bool covered(const struct memslots *ms, uint64_t gpa, uint64_t size)
+{
+	uint64_t next = gpa, end = gpa + size;
+	unsigned i;
+
+	for (i = 0; i < ms->nr && next < end; i++) {
+		const struct memslot_range *r = &ms->ranges[i];
+
+		if (r->gpa + r->size <= next)
+			continue;
+		if (r->gpa > next)
+			return false;
+		next = r->gpa + r->size;
+	}
+	return next >= end;
+}
+
+int memslots_set_flags(struct memslots *ms, uint64_t gpa, uint64_t size, uint32_t flags)
+{
+	struct range_list nl;
+	unsigned i;
+	int err;
+
+	if (!aligned(gpa, size) || (flags & ~PROT_FLAGS))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&ms->lock);
+	if (!covered(ms, gpa, size)) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = copy_list(ms, &nl, 2);
+	if (err)
+		goto out;
+	split_at(&nl, gpa);
+	split_at(&nl, gpa + size);
+	for (i = 0; i < nl.nr; i++)
+		if (nl.r[i].gpa >= gpa && nl.r[i].gpa < gpa + size)
+			nl.r[i].flags = (nl.r[i].flags & ~PROT_FLAGS) | flags;
+	normalise(&nl);
+	err = commit(ms, &nl);
+	if (err)
+		free(nl.r);
+out:
+	pthread_rwlock_unlock(&ms->lock);
+	return err;
+}
+
+int memslots_lookup(struct memslots *ms, uint64_t gpa, uint32_t *flags, uint64_t *hva)
+{
+	unsigned lo = 0, hi;
+	int err = -ENOENT;
+
+	pthread_rwlock_rdlock(&ms->lock);
+	hi = ms->nr;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		const struct memslot_range *r = &ms->ranges[mid];
+
+		if (r->gpa + r->size <= gpa) {
+			lo = mid + 1;
+		} else if (r->gpa > gpa) {
+			hi = mid;
+		} else {
+			if (flags)
+				*flags = r->flags;
+			if (hva)
+				*hva = r->hva + (gpa - r->gpa);
+			err = 0;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&ms->lock);
+	return err;
+}
+
+unsigned memslots_used(struct memslots *ms)
+{
+	unsigned n;
+
+	pthread_rwlock_rdlock(&ms->lock);
+	n = ms->used_slots;
+	pthread_rwlock_unlock(&ms->lock);
+	return n;
+}
