@@ -8,24 +8,19 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 
-#include <vigil/guest_abi.h>
-
 #include "cmdline.h"
-#include "elf_loader.h"
 #include "exitcodes.h"
+#include "guest_loader.h"
 #include "guest_ports.h"
 #include "kvm_host.h"
 #include "log.h"
 #include "reactor.h"
 #include "vcpu.h"
 #include "vm.h"
-#include "x86_setup.h"
 #if __has_include("capabilities.h")
 #include "capabilities.h"
 #define VIGIL_HAVE_CAPABILITIES 1
 #endif
-
-#define GUEST_FILE_MAX (256u << 20)
 
 struct vigild {
 	struct vigild_opts opts;
@@ -74,40 +69,12 @@ static int open_console(struct vigild *d)
 /* Load the ELF and build long mode. Returns an exit status on failure. */
 static int load_guest(struct vigild *d)
 {
-	struct vm *vm = d->vm;
-	uint64_t low = vm->ram.size < VM_MMIO_HOLE_START ? vm->ram.size : VM_MMIO_HOLE_START;
-	struct elf_image img;
-	size_t len = 0;
-	void *buf;
-	unsigned i;
-	int err;
+	int err = guest_load_elf(d->vm, d->opts.guest, d->why, sizeof(d->why));
 
-	err = elf_read_file(d->opts.guest, GUEST_FILE_MAX, &buf, &len);
-	if (err) {
-		log_err("cannot read guest %s: %s", d->opts.guest,
-			err == -EFBIG ? "larger than 256 MiB" : strerror(-err));
-		return VIGILD_EXIT_DATAERR;
-	}
-	err = x86_setup_memory(vm->ram.hva, low, vm->nr_vcpus);
 	if (!err)
-		err = elf_load(buf, len, vm->ram.hva, low, VIGIL_GUEST_LOAD_MIN, &img,
-			       d->why, sizeof(d->why));
-	free(buf);
-	if (err) {
-		log_err("bad guest %s: %s", d->opts.guest, d->why);
-		return err == -E2BIG ? VIGILD_EXIT_USAGE : VIGILD_EXIT_DATAERR;
-	}
-	for (i = 0; i < vm->nr_vcpus; i++) {
-		err = x86_setup_vcpu(vm->vcpus[i], &d->kvm, img.entry, vm->nr_vcpus);
-		if (err) {
-			log_err("cannot set up vCPU %u: %s", i, strerror(-err));
-			return VIGILD_EXIT_SOFTWARE;
-		}
-	}
-	log_debug("loaded %s: entry 0x%llx, [0x%llx, 0x%llx)", d->opts.guest,
-		  (unsigned long long)img.entry, (unsigned long long)img.lo,
-		  (unsigned long long)img.hi);
-	return 0;
+		return 0;
+	log_err("bad guest %s: %s", d->opts.guest, d->why);
+	return err == -E2BIG ? VIGILD_EXIT_USAGE : VIGILD_EXIT_DATAERR;
 }
 
 static int create_vm(struct vigild *d)

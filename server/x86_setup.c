@@ -183,6 +183,7 @@ out:
 int x86_setup_vcpu(struct vcpu *vcpu, const struct kvm_host *kvm, uint64_t entry,
 		   unsigned nr_vcpus)
 {
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
 	struct kvm_regs regs;
 	int err;
 
@@ -200,6 +201,10 @@ int x86_setup_vcpu(struct vcpu *vcpu, const struct kvm_host *kvm, uint64_t entry
 	regs.rdi = vcpu->id;
 	regs.rsi = nr_vcpus;
 	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	/* With the in-kernel LAPIC, application processors wait for a SIPI:
+	 * every vCPU starts at the entry point instead. */
+	if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0)
 		return -errno;
 	return 0;
 }

@@ -18,19 +18,25 @@
 #ifndef VIGIL_GUEST_ABI_H
 #define VIGIL_GUEST_ABI_H
 
+#ifdef __ASSEMBLER__
+#define VIGIL_UL(x) x
+#else
+#define VIGIL_UL(x) x##UL
+#endif
+
 /* ---- physical layout built by vigild (all identity-mapped) ---- */
-#define VIGIL_GUEST_PML4        0x1000UL
-#define VIGIL_GUEST_PDPT        0x2000UL
-#define VIGIL_GUEST_PD          0x3000UL   /* 4 pages: 0x3000-0x6fff */
-#define VIGIL_GUEST_GDT         0x7000UL
-#define VIGIL_GUEST_IDT         0x8000UL   /* 256 x 16-byte gates */
-#define VIGIL_GUEST_TSS         0x9000UL   /* VIGIL_GUEST_TSS_SIZE per vCPU */
-#define VIGIL_GUEST_TSS_SIZE    0x80UL
-#define VIGIL_GUEST_STACKS      0x10000UL  /* boot stacks, one per vCPU */
-#define VIGIL_GUEST_STACK_SIZE  0x4000UL
+#define VIGIL_GUEST_PML4        VIGIL_UL(0x1000)
+#define VIGIL_GUEST_PDPT        VIGIL_UL(0x2000)
+#define VIGIL_GUEST_PD          VIGIL_UL(0x3000)   /* 4 pages: 0x3000-0x6fff */
+#define VIGIL_GUEST_GDT         VIGIL_UL(0x7000)
+#define VIGIL_GUEST_IDT         VIGIL_UL(0x8000)   /* 256 x 16-byte gates */
+#define VIGIL_GUEST_TSS         VIGIL_UL(0x9000)   /* VIGIL_GUEST_TSS_SIZE per vCPU */
+#define VIGIL_GUEST_TSS_SIZE    VIGIL_UL(0x80)
+#define VIGIL_GUEST_STACKS      VIGIL_UL(0x10000)  /* boot stacks, one per vCPU */
+#define VIGIL_GUEST_STACK_SIZE  VIGIL_UL(0x4000)
 #define VIGIL_GUEST_MAX_VCPUS   32
-#define VIGIL_GUEST_LOAD_MIN    0x100000UL /* lowest address an ELF may load at */
-#define VIGIL_GUEST_IDENTITY_MAP (4UL << 30)
+#define VIGIL_GUEST_LOAD_MIN    VIGIL_UL(0x100000) /* lowest address an ELF may load at */
+#define VIGIL_GUEST_IDENTITY_MAP (VIGIL_UL(4) << 30)
 
 /* ---- GDT selectors ---- */
 #define VIGIL_SEL_KCODE   0x08
@@ -51,6 +57,7 @@
  * The cheapest possible exit, used by benchmarks. */
 #define VIGIL_PORT_NOP      0x0ec
 
+#ifndef __ASSEMBLER__
 enum vigil_ucall_cmd {
 	VIGIL_UCALL_NONE = 0,
 	VIGIL_UCALL_SYNC,    /* args[0] = stage; the host may answer via ret */
@@ -70,5 +77,6 @@ struct vigil_ucall {
 	unsigned long long ret;      /* written by the host before resuming */
 	char buf[VIGIL_UCALL_BUF];
 };
+#endif /* !__ASSEMBLER__ */
 
 #endif
