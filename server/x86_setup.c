@@ -30,7 +30,10 @@
 #define EFER_LMA (1ULL << 10)
 #define EFER_NXE (1ULL << 11)
 
-#define TSS_LIMIT 0x67
+#define TSS_IOPB_OFF 0x68
+#define TSS_IOPB_BYTES 0x80   /* ports 0-0x3ff, all allowed to CPL3 */
+/* The limit covers the bitmap and the all-ones byte that must follow it. */
+#define TSS_LIMIT (TSS_IOPB_OFF + TSS_IOPB_BYTES)
 
 static void put64(uint8_t *mem, uint64_t gpa, uint64_t v)
 {
@@ -82,15 +85,17 @@ static void build_gdt(uint8_t *mem, unsigned nr_vcpus)
 	for (i = 0; i < nr_vcpus; i++) {
 		uint64_t b = tss_base(i), lo;
 
-		/* 64-bit available TSS (type 9), present, limit 0x67. */
+		/* 64-bit available TSS (type 9), present. */
 		lo = TSS_LIMIT | ((b & 0xffffff) << 16) | (0x89ULL << 40) |
 		     (((b >> 24) & 0xff) << 56);
 		put64(mem, VIGIL_GUEST_GDT + VIGIL_SEL_TSS(i), lo);
 		put64(mem, VIGIL_GUEST_GDT + VIGIL_SEL_TSS(i) + 8, b >> 32);
 		memset(mem + b, 0, VIGIL_GUEST_TSS_SIZE);
 		put64(mem, b + 4, stack_top(i));        /* RSP0 */
-		/* I/O map base past the limit: no bitmap, IOPL decides. */
-		mem[b + 0x66] = 0x68;
+		/* I/O bitmap: user code may use ports 0-0x3ff (serial, ucall,
+		 * exit, doorbells) without IOPL, which not every KVM honours. */
+		mem[b + 0x66] = TSS_IOPB_OFF;
+		mem[b + TSS_IOPB_OFF + TSS_IOPB_BYTES] = 0xff;
 	}
 }
 

@@ -31,7 +31,7 @@
 #define VIGIL_GUEST_GDT         VIGIL_UL(0x7000)
 #define VIGIL_GUEST_IDT         VIGIL_UL(0x8000)   /* 256 x 16-byte gates */
 #define VIGIL_GUEST_TSS         VIGIL_UL(0x9000)   /* VIGIL_GUEST_TSS_SIZE per vCPU */
-#define VIGIL_GUEST_TSS_SIZE    VIGIL_UL(0x80)
+#define VIGIL_GUEST_TSS_SIZE    VIGIL_UL(0x100)  /* TSS + I/O bitmap for ports 0-0x3ff */
 #define VIGIL_GUEST_STACKS      VIGIL_UL(0x10000)  /* boot stacks, one per vCPU */
 #define VIGIL_GUEST_STACK_SIZE  VIGIL_UL(0x4000)
 #define VIGIL_GUEST_MAX_VCPUS   32

@@ -7,7 +7,7 @@ extern char guest_isr_0[], guest_isr_1[], guest_isr_2[], guest_isr_3[], guest_is
 	guest_isr_15[], guest_isr_16[], guest_isr_17[], guest_isr_18[], guest_isr_19[],
 	guest_isr_20[], guest_isr_21[], guest_isr_22[], guest_isr_23[], guest_isr_24[],
 	guest_isr_25[], guest_isr_26[], guest_isr_27[], guest_isr_28[], guest_isr_29[],
-	guest_isr_30[], guest_isr_31[], guest_user_return[];
+	guest_isr_30[], guest_isr_31[];
 
 static char *const isr_table[32] = {
 	guest_isr_0, guest_isr_1, guest_isr_2, guest_isr_3, guest_isr_4, guest_isr_5,
@@ -20,14 +20,14 @@ static char *const isr_table[32] = {
 
 static guest_ex_handler handlers[32];
 
-static void idt_set(unsigned vec, void *fn, unsigned dpl)
+static void idt_set(unsigned vec, void *fn)
 {
 	uint64_t a = (uint64_t)fn;
 	uint32_t *gate = (uint32_t *)(VIGIL_GUEST_IDT + vec * 16);
 
 	/* 64-bit interrupt gate, present, kernel code segment. */
 	gate[0] = (uint32_t)(a & 0xffff) | ((uint32_t)VIGIL_SEL_KCODE << 16);
-	gate[1] = (uint32_t)(a & 0xffff0000) | 0x8e00 | (dpl << 13);
+	gate[1] = (uint32_t)(a & 0xffff0000) | 0x8e00;
 	gate[2] = (uint32_t)(a >> 32);
 	gate[3] = 0;
 }
@@ -39,8 +39,7 @@ void guest_rt_start(unsigned id, unsigned nr)
 
 	/* Every vCPU writes the same gates: no ordering needed between them. */
 	for (v = 0; v < 32; v++)
-		idt_set(v, isr_table[v], 0);
-	idt_set(0x81, guest_user_return, 3);
+		idt_set(v, isr_table[v]);
 	guest_main(id, nr);
 	GUEST_DONE();
 }

@@ -33,7 +33,17 @@ ISR_NOERR 2
 ISR_NOERR 3
 ISR_NOERR 4
 ISR_NOERR 5
-ISR_NOERR 6
+/* #UD: the ud2 at guest_user_exit is user code handing back its result. */
+	.globl guest_isr_6
+guest_isr_6:
+	push %rax
+	lea guest_user_exit(%rip), %rax
+	cmp %rax, 8(%rsp)
+	pop %rax
+	je guest_user_return
+	pushq $0
+	pushq $6
+	jmp guest_isr_common
 ISR_NOERR 7
 ISR_ERR   8
 ISR_NOERR 9
@@ -117,7 +127,7 @@ guest_run_user:
 	mov %rsp, (%r8,%rax,8)
 	/* interrupts from user mode land just below this frame: TSS.RSP0 */
 	mov %rax, %r9
-	shl $7, %r9
+	shl $8, %r9                 /* VIGIL_GUEST_TSS_SIZE */
 	add $VIGIL_GUEST_TSS, %r9
 	mov %rsp, %r10
 	and $-16, %r10
@@ -126,7 +136,7 @@ guest_run_user:
 	mov %rsi, %rdi
 	pushq $(VIGIL_SEL_UDATA | 3)
 	pushq %rdx
-	pushq $0x3002              /* IOPL 3, interrupts off */
+	pushq $0x0002              /* interrupts off; ports via the TSS I/O bitmap */
 	pushq $(VIGIL_SEL_UCODE | 3)
 	lea guest_user_trampoline(%rip), %rax
 	pushq %rax
@@ -136,11 +146,13 @@ guest_user_trampoline:
 	and $-16, %rsp
 	call *%r12
 	mov %rax, %rdi
-	int $0x81
+	/* Back to CPL0 through #UD: software interrupts (int n) from user mode
+	 * are not available on every KVM (kvm_pvm), exceptions are. */
+	.globl guest_user_exit
+guest_user_exit:
 	ud2
 
-/* Vector 0x81 (DPL 3): user code is done, result in rdi. */
-	.globl guest_user_return
+/* Reached from the #UD stub: user code is done, result in rdi. */
 guest_user_return:
 	mov %rsp, %rax
 	sub $VIGIL_GUEST_STACKS, %rax

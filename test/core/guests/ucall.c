@@ -3,7 +3,7 @@
 #include "guest.h"
 
 static uint8_t user_stack[VIGIL_GUEST_MAX_VCPUS][8192] __attribute__((aligned(16)));
-static volatile unsigned ud_seen;
+static volatile unsigned ud_seen[VIGIL_GUEST_MAX_VCPUS];
 
 static uint64_t user_part(uint64_t arg)
 {
@@ -13,7 +13,7 @@ static uint64_t user_part(uint64_t arg)
 
 static void on_ud(struct guest_ex_regs *regs)
 {
-	ud_seen++;
+	ud_seen[guest_vcpu_id()]++;
 	regs->rip += 2;   /* skip ud2 */
 }
 
@@ -29,6 +29,6 @@ void guest_main(unsigned id, unsigned nr)
 	GUEST_ASSERT_EQ(cs & 3, 0);   /* back at CPL0 */
 	guest_set_handler(6, on_ud);
 	__asm__ volatile("ud2");
-	GUEST_ASSERT_EQ(ud_seen, 1);
+	GUEST_ASSERT_EQ(ud_seen[id], 1);
 	GUEST_PRINTF("ucall guest ok on vCPU %u\n", id);
 }
