@@ -1,5 +1,6 @@
 /* vCPU -> reactor mailbox (queue + eventfd) and the per-vCPU waiter. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -118,6 +119,7 @@ int waiter_init(struct waiter *w)
 	w->done = false;
 	w->cancelled = false;
 	w->result = 0;
+	w->spin_us = 0;
 	return 0;
 }
 
@@ -150,10 +152,31 @@ static void deadline_after(struct timespec *ts, int ms)
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void waiter_spin(struct waiter *w)
+{
+	uint64_t end;
+
+	if (!w->spin_us)
+		return;
+	end = mono_ns() + w->spin_us * 1000ULL;
+	while (!atomic_load_explicit(&w->done, memory_order_acquire) && mono_ns() < end)
+		__builtin_ia32_pause();
+}
+
 int waiter_wait(struct waiter *w, int timeout_ms)
 {
 	struct timespec deadline;
 	int r = 0;
+
+	waiter_spin(w);
 
 	if (timeout_ms >= 0)
 		deadline_after(&deadline, timeout_ms);

@@ -55,7 +55,8 @@ struct waiter {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t ticket;     /* current arm */
-	bool done;
+	_Atomic bool done;   /* written under lock, may be polled without it */
+	unsigned spin_us;    /* poll this long before sleeping (0: never) */
 	bool cancelled;
 	int result;
 };
@@ -64,7 +65,9 @@ int waiter_init(struct waiter *w);
 void waiter_fini(struct waiter *w);
 /* Prepare for one wait; returns the ticket the answer must carry. */
 uint64_t waiter_arm(struct waiter *w);
-/* Block until completed, cancelled (-ECANCELED) or @timeout_ms passes
+/* Block until completed, cancelled (-ECANCELED) or @timeout_ms passes.
+ * Answers that come within spin_us are picked up without sleeping: putting a
+ * vCPU thread to sleep and waking it costs more than the hand-off itself
  * (-ETIMEDOUT; < 0 means no timeout). Returns the completion's result. */
 int waiter_wait(struct waiter *w, int timeout_ms);
 /* Answer; ignored (returns false) if @ticket is not the current arm. */
