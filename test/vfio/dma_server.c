@@ -516,9 +516,12 @@ static int listen_accept(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int l = socket(AF_UNIX, SOCK_STREAM, 0), fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	unlink(path);
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1)) {
+	/* Bind a temporary name and rename it once listening: the path
+	 * appearing means connections will be accepted. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.tmp", path);
+	unlink(sa.sun_path);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1) ||
+	    rename(sa.sun_path, path)) {
 		perror("vu-dma: listen");
 		return -1;
 	}

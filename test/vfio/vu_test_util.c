@@ -39,18 +39,23 @@ int vu_srv_start(struct vu_srv *s, const char *mode, const char *caps)
 	return 0;
 }
 
-int vu_srv_connect(struct vu_srv *s)
+int vu_srv_wait_ready(struct vu_srv *s)
 {
 	struct timespec ts = { 0, 5 * 1000 * 1000 };
 
-	for (int i = 0; i < 600; i++) {
-		int fd = vu_tran_connect_unix(s->path);
-
-		if (fd >= 0)
-			return fd;
+	for (int i = 0; i < 1000; i++) {
+		if (access(s->path, F_OK) == 0)
+			return 0;
 		nanosleep(&ts, NULL);
 	}
 	return -ETIMEDOUT;
+}
+
+int vu_srv_connect(struct vu_srv *s)
+{
+	int err = vu_srv_wait_ready(s);
+
+	return err ? err : vu_tran_connect_unix(s->path);
 }
 
 int vu_srv_stop(struct vu_srv *s)

@@ -14,7 +14,9 @@ struct vu_srv {
 
 /* Start vu-dma listening on a fresh socket path (mode/caps may be NULL). */
 int vu_srv_start(struct vu_srv *s, const char *mode, const char *caps);
-/* Connect to it (retrying while it starts). Returns the fd or -errno. */
+/* Wait until it listens (its socket path appears). 0 or -ETIMEDOUT. */
+int vu_srv_wait_ready(struct vu_srv *s);
+/* Wait, then connect. Returns the fd or -errno. */
 int vu_srv_connect(struct vu_srv *s);
 /* Kill (if running) and reap; returns the wait status. */
 int vu_srv_stop(struct vu_srv *s);

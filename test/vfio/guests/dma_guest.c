@@ -1,0 +1,200 @@
+/*
+ * Guest driver for the vu-dma device behind vigild's PCI host bridge.
+ *
+ * The host picks the scenario (answer to GUEST_SYNC(SYNC_SCENARIO)). The guest
+ * finds the device with configuration mechanism #1, sizes and reads its BARs,
+ * drives registers over MMIO, takes the completion interrupt through the
+ * IOAPIC and LAPIC, and checks what a failed device looks like (all-ones).
+ */
+#include "guest.h"
+#include "dma_dev.h"
+#include "vfio_guest.h"
+
+#define IOAPIC_BASE 0xfec00000UL
+#define LAPIC_BASE  0xfee00000UL
+#define IRQ_VECTOR  0x40
+
+volatile unsigned irq_count;
+void dma_irq_entry(void);
+__asm__(".globl dma_irq_entry\n"
+	"dma_irq_entry:\n"
+	"  push %rax\n"
+	"  lock incl irq_count(%rip)\n"
+	"  mov $0xfee000b0, %eax\n"      /* LAPIC EOI */
+	"  movl $0, (%rax)\n"
+	"  pop %rax\n"
+	"  iretq\n");
+
+static uint8_t src[8192] __attribute__((aligned(4096)));
+static uint8_t dst[8192] __attribute__((aligned(4096)));
+
+static uint32_t cfg_read32(unsigned slot, unsigned off)
+{
+	outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
+	return inl(0xcfc);
+}
+
+static void cfg_write32(unsigned slot, unsigned off, uint32_t v)
+{
+	outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
+	outl(0xcfc, v);
+}
+
+static volatile uint32_t *reg32(uint64_t bar, unsigned off)
+{
+	return (volatile uint32_t *)(bar + off);
+}
+
+static volatile uint64_t *reg64(uint64_t bar, unsigned off)
+{
+	return (volatile uint64_t *)(bar + off);
+}
+
+static unsigned find_device(void)
+{
+	GUEST_ASSERT_EQ(cfg_read32(0, 0) & 0xffff, 0x8086);   /* host bridge */
+	for (unsigned slot = 1; slot < 32; slot++) {
+		uint32_t id = cfg_read32(slot, 0);
+
+		if (id == (DMA_DEV_VENDOR | ((uint32_t)DMA_DEV_DEVICE << 16)))
+			return slot;
+	}
+	return 0;
+}
+
+static uint64_t bar_base(unsigned slot, unsigned bar, uint32_t size)
+{
+	unsigned off = 0x10 + 4 * bar;
+	uint32_t orig = cfg_read32(slot, off);
+
+	/* Standard sizing: all-ones, read the mask back, restore. */
+	cfg_write32(slot, off, 0xffffffffu);
+	GUEST_ASSERT_EQ(cfg_read32(slot, off) & ~0xfu, ~(size - 1));
+	cfg_write32(slot, off, orig);
+	GUEST_ASSERT_EQ(cfg_read32(slot, off), orig);
+	GUEST_ASSERT(orig >= 0xc0000000u);
+	return orig & ~0xfu;
+}
+
+static void idt_gate(unsigned vec, void (*fn)(void))
+{
+	uint64_t a = (uint64_t)fn;
+	uint32_t *gate = (uint32_t *)(VIGIL_GUEST_IDT + vec * 16);
+
+	gate[0] = (uint32_t)(a & 0xffff) | ((uint32_t)VIGIL_SEL_KCODE << 16);
+	gate[1] = (uint32_t)(a & 0xffff0000) | 0x8e00;
+	gate[2] = (uint32_t)(a >> 32);
+	gate[3] = 0;
+}
+
+static void ioapic_write(unsigned reg, uint32_t v)
+{
+	*(volatile uint32_t *)IOAPIC_BASE = reg;
+	*(volatile uint32_t *)(IOAPIC_BASE + 0x10) = v;
+}
+
+/* Route GSI @gsi (edge, active high) to vector IRQ_VECTOR on APIC 0. */
+static void irq_setup(unsigned gsi)
+{
+	idt_gate(IRQ_VECTOR, dma_irq_entry);
+	*(volatile uint32_t *)(LAPIC_BASE + 0xf0) = 0x1ff;   /* enable, spurious 0xff */
+	*(volatile uint32_t *)(LAPIC_BASE + 0x80) = 0;       /* TPR */
+	ioapic_write(0x11 + 2 * gsi, 0);
+	ioapic_write(0x10 + 2 * gsi, IRQ_VECTOR);
+}
+
+static void wait_irq(unsigned n)
+{
+	while (irq_count < n)
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+}
+
+static void do_copy(uint64_t bar0, uint32_t len)
+{
+	*reg64(bar0, DMA_DEV_REG_SRC) = (uint64_t)src;
+	*reg64(bar0, DMA_DEV_REG_DST) = (uint64_t)dst;
+	*reg32(bar0, DMA_DEV_REG_LEN) = len;
+	*reg32(bar0, DMA_DEV_REG_DOORBELL) = 1;
+}
+
+static void scenario_regions(unsigned slot, uint64_t bar0, uint64_t bar2)
+{
+	volatile uint32_t *trapped = reg32(bar2, 0x10), *mapped = reg32(bar2, 4096 + 0x10);
+
+	GUEST_ASSERT_EQ(*reg32(bar0, DMA_DEV_REG_ID), DMA_DEV_ID);
+	*reg64(bar0, DMA_DEV_REG_SCRATCH) = 0x0123456789abcdefULL;
+	GUEST_ASSERT_EQ(*reg64(bar0, DMA_DEV_REG_SCRATCH), 0x0123456789abcdefULL);
+	/* BAR2: first page trapped, second page mapped (sparse mmap). */
+	*trapped = 0xcafe0001;
+	GUEST_ASSERT_EQ(*trapped, 0xcafe0001);
+	*mapped = 0xcafe0002;
+	GUEST_ASSERT_EQ(*mapped, 0xcafe0002);
+	/* Beyond the device's 4 KiB inside BAR0's decode: nothing there. */
+	GUEST_ASSERT_EQ(cfg_read32(slot, 0x30), 0);   /* no ROM */
+	guest_ucall(VIGIL_UCALL_SYNC, SYNC_REGIONS_DONE, 0, NULL);
+}
+
+static void scenario_dma(uint64_t bar0, unsigned gsi, uint32_t expect_status)
+{
+	uint32_t len = sizeof(src) - 100;
+
+	for (unsigned i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 3);
+	irq_setup(gsi);
+	do_copy(bar0, len);
+	wait_irq(1);
+	GUEST_ASSERT_EQ(*reg32(bar0, DMA_DEV_REG_STATUS), expect_status);
+	GUEST_ASSERT_EQ(*reg32(bar0, DMA_DEV_REG_IRQS), 1);
+	if (expect_status == DMA_DEV_STATUS_DONE)
+		GUEST_ASSERT_EQ(memcmp(src, dst, len), 0);
+	else
+		GUEST_ASSERT_EQ(dst[0] | dst[100] | dst[len - 1], 0);
+}
+
+static void scenario_fail(unsigned slot, uint64_t bar0)
+{
+	do_copy(bar0, 64);
+	/* The device is gone: all-ones everywhere, and the guest goes on. */
+	GUEST_ASSERT_EQ(*reg32(bar0, DMA_DEV_REG_ID), 0xffffffffu);
+	GUEST_ASSERT_EQ(*reg64(bar0, DMA_DEV_REG_SCRATCH), ~0ULL);
+	GUEST_ASSERT_EQ(cfg_read32(slot, 0), 0xffffffffu);
+}
+
+void guest_main(unsigned id, unsigned nr)
+{
+	unsigned scenario, slot, gsi;
+	uint64_t bar0, bar2;
+
+	(void)nr;
+	if (id)
+		return;
+	/* vigild answers 0 to every SYNC: the plain DMA run. */
+	scenario = (unsigned)GUEST_SYNC(SYNC_SCENARIO);
+	if (!scenario)
+		scenario = SCENARIO_DMA;
+	slot = find_device();
+	GUEST_ASSERT(slot);
+	bar0 = bar_base(slot, 0, DMA_DEV_BAR0_SIZE);
+	bar2 = bar_base(slot, 2, 8192);
+	gsi = cfg_read32(slot, 0x3c) & 0xff;
+	GUEST_ASSERT_EQ((cfg_read32(slot, 0x3c) >> 8) & 0xff, 1);   /* INTA# */
+	guest_ucall(VIGIL_UCALL_SYNC, SYNC_FOUND, bar0, NULL);
+	switch (scenario) {
+	case SCENARIO_REGIONS:
+		scenario_regions(slot, bar0, bar2);
+		break;
+	case SCENARIO_DMA:
+		scenario_dma(bar0, gsi, DMA_DEV_STATUS_DONE);
+		break;
+	case SCENARIO_DMA_PROTECTED:
+		guest_ucall(VIGIL_UCALL_SYNC, SYNC_PROTECT, (uint64_t)dst, NULL);
+		scenario_dma(bar0, gsi, (uint32_t)GUEST_SYNC(SYNC_EXPECTED_STATUS));
+		break;
+	case SCENARIO_FAIL:
+		scenario_fail(slot, bar0);
+		break;
+	default:
+		GUEST_ASSERT(0);
+	}
+	GUEST_PRINTF("dma guest: scenario %u ok", scenario);
+}
