@@ -17,6 +17,9 @@
 #include "reactor.h"
 #include "vcpu.h"
 #include "vm.h"
+#ifdef VIGIL_HAVE_VFIO
+#include "vfio_dev.h"
+#endif
 #if __has_include("capabilities.h")
 #include "capabilities.h"
 #define VIGIL_HAVE_CAPABILITIES 1
@@ -30,6 +33,9 @@ struct vigild {
 	struct guest_ports ports;
 	FILE *console;
 	char why[256];
+#ifdef VIGIL_HAVE_VFIO
+	struct vfio_set *vfio;    /* VFIO: --device entries */
+#endif
 };
 
 static int check_host_memory(uint64_t mem)
@@ -122,6 +128,16 @@ static int run_guest(struct vigild *d)
 		err = reactor_attach_vm(&d->reactor, d->vm);
 	/* KVMI: attach the introspection socket here (d->opts.introspect). */
 	/* VFIO: attach --device entries here (d->opts.devices). */
+#ifdef VIGIL_HAVE_VFIO
+	if (!err && d->opts.nr_devices) {
+		err = vfio_set_new(&d->vfio, d->vm, d->opts.devices, d->opts.nr_devices,
+				   d->why, sizeof(d->why));
+		if (err) {
+			log_err("%s", d->why);
+			return err == -EINVAL ? VIGILD_EXIT_USAGE : VIGILD_EXIT_UNAVAILABLE;
+		}
+	}
+#endif
 	if (!err)
 		err = vm_start(d->vm);
 	if (err) {
@@ -192,6 +208,9 @@ int main(int argc, char **argv)
 	} else {
 		status = run_guest(&d);
 	}
+#ifdef VIGIL_HAVE_VFIO
+	vfio_set_free(&d.vfio);   /* VFIO: after the vCPUs are joined, before vm_free */
+#endif
 	vm_free(d.vm);
 	reactor_fini(&d.reactor);
 	kvm_host_close(&d.kvm);
