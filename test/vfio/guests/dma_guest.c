@@ -160,6 +160,37 @@ static void scenario_fail(unsigned slot, uint64_t bar0)
 	GUEST_ASSERT_EQ(cfg_read32(slot, 0), 0xffffffffu);
 }
 
+static void bench_phase(unsigned phase)
+{
+	guest_ucall(VIGIL_UCALL_SYNC, SYNC_BENCH, phase, NULL);
+}
+
+/* Exit costs: a port write nobody but vigild sees (baseline), a trapped BAR
+ * read (REGION_READ round trip), a read of the mmap'ed BAR page (no exit),
+ * then whole DMA copies polled to completion. */
+static void scenario_bench(uint64_t bar0, uint64_t bar2)
+{
+	volatile uint32_t *mapped = reg32(bar2, 4096);
+	uint32_t sum = 0;
+
+	bench_phase(BENCH_NOP);
+	for (unsigned i = 0; i < BENCH_ITERS; i++)
+		outl(VIGIL_PORT_NOP, i);
+	bench_phase(BENCH_BAR_TRAPPED);
+	for (unsigned i = 0; i < BENCH_ITERS; i++)
+		sum += *reg32(bar0, DMA_DEV_REG_STATUS);
+	bench_phase(BENCH_BAR_MAPPED);
+	for (unsigned i = 0; i < BENCH_ITERS; i++)
+		sum += *mapped;
+	bench_phase(BENCH_DMA_COPY);
+	for (unsigned i = 0; i < BENCH_COPIES; i++) {
+		do_copy(bar0, sizeof(src));
+		GUEST_ASSERT_EQ(*reg32(bar0, DMA_DEV_REG_STATUS), DMA_DEV_STATUS_DONE);
+	}
+	bench_phase(BENCH_END);
+	GUEST_ASSERT(sum != 1);
+}
+
 void guest_main(unsigned id, unsigned nr)
 {
 	unsigned scenario, slot, gsi;
@@ -192,6 +223,9 @@ void guest_main(unsigned id, unsigned nr)
 		break;
 	case SCENARIO_FAIL:
 		scenario_fail(slot, bar0);
+		break;
+	case SCENARIO_BENCH:
+		scenario_bench(bar0, bar2);
 		break;
 	default:
 		GUEST_ASSERT(0);
