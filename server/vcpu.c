@@ -14,9 +14,10 @@
 #include "vm.h"
 
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 1)
-/* How long a vCPU polls for the reactor's answer before sleeping; see
- * docs/performance.md for the measurement behind it. */
-#define VCPU_WAIT_SPIN_US 50
+/* How long a vCPU polls for the reactor's answer before sleeping, unless the
+ * VM config says otherwise. On kvm_pvm a vCPU thread that sleeps pays ~70 us
+ * to get back into the guest (docs/performance.md), so a short poll wins. */
+#define VCPU_WAIT_SPIN_US 200
 
 static void vcpu_kick_handler(int sig)
 {
@@ -62,7 +63,7 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
 	err = waiter_init(&vcpu->waiter);
 	if (err)
 		goto fail;
-	vcpu->waiter.spin_us = VCPU_WAIT_SPIN_US;
+	vcpu->waiter.spin_us = vm->cfg.wait_spin_us ? vm->cfg.wait_spin_us : VCPU_WAIT_SPIN_US;
 	atomic_store(&vcpu->state, VCPU_CREATED);
 	*out = vcpu;
 	return 0;

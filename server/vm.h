@@ -34,7 +34,7 @@ struct vm_config {
 	unsigned nr_vcpus;
 	bool irqchip;             /* in-kernel irqchip + PIT (default on) */
 	uint8_t unhandled_read;   /* fill byte for reads nobody handles */
-	bool serial_to_stdout;    /* serial lines to stdout rather than the log */
+	unsigned wait_spin_us;    /* vCPU poll before sleeping on the reactor; 0: default */
 };
 
 struct guest_ram {

@@ -136,8 +136,14 @@ static void tvm_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 int tvm_boot(struct tvm *t, const char *guest, unsigned nr_vcpus, uint64_t mem)
 {
+	return tvm_boot_spin(t, guest, nr_vcpus, mem, 0);
+}
+
+int tvm_boot_spin(struct tvm *t, const char *guest, unsigned nr_vcpus, uint64_t mem,
+		  unsigned spin_us)
+{
 	struct vm_config cfg = { .mem_size = mem, .nr_vcpus = nr_vcpus, .irqchip = true,
-				 .unhandled_read = 0xff };
+				 .unhandled_read = 0xff, .wait_spin_us = spin_us };
 	char why[256];
 	int err;
 

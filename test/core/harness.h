@@ -46,6 +46,9 @@ struct tvm {
 };
 
 int tvm_boot(struct tvm *t, const char *guest, unsigned nr_vcpus, uint64_t mem);
+/* Same, with the vCPUs' poll-before-sleep time (0: the default). */
+int tvm_boot_spin(struct tvm *t, const char *guest, unsigned nr_vcpus, uint64_t mem,
+		  unsigned spin_us);
 /* Run until the VM stops or timeout_ms passes (the VM is then stopped with
  * status -1). Returns the VM's stop status. */
 int tvm_run(struct tvm *t, int timeout_ms);
