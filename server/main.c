@@ -17,6 +17,9 @@
 #include "reactor.h"
 #include "vcpu.h"
 #include "vm.h"
+#ifdef VIGIL_HAVE_KVMI
+#include "kvmi.h"
+#endif
 #ifdef VIGIL_HAVE_VFIO
 #include "vfio_dev.h"
 #endif
@@ -33,6 +36,9 @@ struct vigild {
 	struct guest_ports ports;
 	FILE *console;
 	char why[256];
+#ifdef VIGIL_HAVE_KVMI
+	struct kvmi *kvmi;        /* KVMI: --introspect PATH */
+#endif
 #ifdef VIGIL_HAVE_VFIO
 	struct vfio_set *vfio;    /* VFIO: --device entries */
 #endif
@@ -127,6 +133,18 @@ static int run_guest(struct vigild *d)
 	if (!err)
 		err = reactor_attach_vm(&d->reactor, d->vm);
 	/* KVMI: attach the introspection socket here (d->opts.introspect). */
+#ifdef VIGIL_HAVE_KVMI
+	if (!err && d->opts.introspect) {
+		struct kvmi_config kc = { .path = d->opts.introspect,
+					  .answer_timeout_ms = d->opts.introspect_timeout_ms };
+
+		err = kvmi_new(&d->kvmi, d->vm, d->reactor.base, &kc);
+		if (err) {
+			log_err("--introspect %s: %s", d->opts.introspect, strerror(-err));
+			return VIGILD_EXIT_UNAVAILABLE;
+		}
+	}
+#endif
 	/* VFIO: attach --device entries here (d->opts.devices). */
 #ifdef VIGIL_HAVE_VFIO
 	if (!err && d->opts.nr_devices) {
@@ -210,6 +228,9 @@ int main(int argc, char **argv)
 	}
 #ifdef VIGIL_HAVE_VFIO
 	vfio_set_free(&d.vfio);   /* VFIO: after the vCPUs are joined, before vm_free */
+#endif
+#ifdef VIGIL_HAVE_KVMI
+	kvmi_free(&d.kvmi);       /* KVMI: after the vCPUs are joined, before vm_free */
 #endif
 	vm_free(d.vm);
 	reactor_fini(&d.reactor);

@@ -1,0 +1,141 @@
+/* vcpu_hooks: where the engine meets the vCPU run loop (vCPU thread only). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "kvmi_int.h"
+#include "log.h"
+
+static void cache_cpuid(struct kvmi_vcpu *kv)
+{
+	struct kvm_cpuid2 *c;
+	unsigned n = 256;
+
+	c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+	if (!c)
+		return;
+	c->nent = n;
+	if (ioctl(kv->vcpu->fd, KVM_GET_CPUID2, c) == 0) {
+		kv->cpuid = malloc(c->nent * sizeof(c->entries[0]));
+		if (kv->cpuid) {
+			memcpy(kv->cpuid, c->entries, c->nent * sizeof(c->entries[0]));
+			kv->nr_cpuid = c->nent;
+		}
+	}
+	free(c);
+	atomic_store(&kv->cpuid_ready, true);
+}
+
+static int hook_pre_run(struct vcpu *vcpu, void *opaque)
+{
+	struct kvmi_vcpu *kv = vcpu->priv[VCPU_PRIV_KVMI];
+	int r = 0;
+
+	(void)opaque;
+	if (!kv)
+		return 0;
+	if (!atomic_load(&kv->cpuid_ready))
+		cache_cpuid(kv);
+	if (atomic_exchange(&kv->debug_dirty, false))
+		r = kvmi_debug_apply(kv);
+	if (r >= 0 && kv->step_check_now)
+		r = kvmi_step_check(kv);
+	return r;
+}
+
+static int hook_request(struct vcpu *vcpu, void *opaque)
+{
+	struct kvmi_vcpu *kv = vcpu->priv[VCPU_PRIV_KVMI];
+	struct vigil_kvmi_event_reply reply;
+	int r;
+
+	(void)opaque;
+	if (!kv)
+		return 0;
+	while (atomic_load(&kv->pause_pending) > 0) {
+		atomic_fetch_sub(&kv->pause_pending, 1);
+		r = kvmi_raise(kv, VIGIL_KVMI_EVENT_PAUSE, NULL, 0, &reply);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int trap_report(struct kvmi_vcpu *kv)
+{
+	struct vigil_kvmi_event_trap t = { 0 };
+	struct vigil_kvmi_event_reply reply;
+	struct kvm_vcpu_events ev;
+
+	kv->inject.check = false;
+	if (ioctl(kv->vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	t.vector = kv->inject.vector;
+	t.error_code = kv->inject.error_code;
+	t.cr2 = kv->inject.cr2;
+	t.delivered = !((ev.exception.pending || ev.exception.injected) &&
+			ev.exception.nr == kv->inject.vector);
+	if (!kvmi_wants(kv, VIGIL_KVMI_EVENT_TRAP))
+		return 0;
+	return kvmi_raise(kv, VIGIL_KVMI_EVENT_TRAP, &t, sizeof(t), &reply);
+}
+
+static int hypercall_exit(struct kvmi_vcpu *kv)
+{
+	struct kvm_run *run = kv->vcpu->run;
+	struct vigil_kvmi_event_hypercall hc = { 0 };
+	struct vigil_kvmi_event_reply reply;
+	int r;
+
+	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.count != 1)
+		return 0;
+	memcpy(&hc.value, (uint8_t *)run + run->io.data_offset,
+	       run->io.size < 4 ? run->io.size : 4);
+	if (!kvmi_wants(kv, VIGIL_KVMI_EVENT_HYPERCALL))
+		return 1;  /* the doorbell is ours: nobody listening, no effect */
+	r = kvmi_raise(kv, VIGIL_KVMI_EVENT_HYPERCALL, &hc, sizeof(hc), &reply);
+	return r < 0 ? r : 1;
+}
+
+static int hook_exit(struct vcpu *vcpu, void *opaque)
+{
+	struct kvmi_vcpu *kv = vcpu->priv[VCPU_PRIV_KVMI];
+	struct kvm_run *run = vcpu->run;
+	int r;
+
+	(void)opaque;
+	if (!kv)
+		return 0;
+	if (kv->exec_restore && run->exit_reason != KVM_EXIT_DEBUG)
+		kvmi_pf_exec_restore(kv);
+	if (kv->inject.check) {
+		r = trap_report(kv);
+		if (r < 0)
+			return r;
+	}
+	switch (run->exit_reason) {
+	case KVM_EXIT_X86_WRMSR:
+		return kvmi_msr_exit(kv);
+	case KVM_EXIT_MMIO:
+		return kvmi_pf_mmio(kv);
+	case KVM_EXIT_INTERNAL_ERROR:
+		if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION)
+			return 0;
+		return kvmi_pf_exec(kv);
+	case KVM_EXIT_DEBUG:
+		return kvmi_debug_exit(kv);
+	case KVM_EXIT_IO:
+		if (run->io.port != VIGIL_KVMI_HYPERCALL_PORT)
+			return 0;
+		return hypercall_exit(kv);
+	default:
+		return 0;
+	}
+}
+
+const struct vcpu_hooks kvmi_hooks = {
+	.pre_run = hook_pre_run,
+	.exit = hook_exit,
+	.request = hook_request,
+};

@@ -1,0 +1,164 @@
+/*
+ * Test guest for the introspection suite. vCPU 0 publishes the addresses of
+ * its test pages in a control block at KT_CTL, every vCPU waits for the tool
+ * to set go, then runs the scenario the tool chose and checks the outcome
+ * itself (GUEST_ASSERT ends the VM with status 1).
+ */
+#include "guest.h"
+#include "kvmi_test_abi.h"
+
+static uint8_t wpage[4096] __attribute__((aligned(4096)));
+static uint8_t rpage[4096] __attribute__((aligned(4096)));
+
+uint64_t exec_target(void);
+__asm__(".pushsection .text.kvmi_exec, \"ax\"\n"
+	".balign 4096\n"
+	".globl exec_target\n"
+	"exec_target:\n"
+	"  mov $42, %eax\n"
+	"  ret\n"
+	".balign 4096\n"
+	".popsection\n");
+
+#define CTL ((volatile struct kt_ctl *)KT_CTL)
+
+static void wait_go(void)
+{
+	while (!CTL->go)
+		cpu_relax();
+}
+
+static void idle(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static void run_msr(void)
+{
+	uint64_t before = rdmsr(KT_MSR);
+
+	wrmsr(KT_MSR, KT_MSR_REPLACE_ME);       /* tool: ALLOW with KT_MSR_REPLACEMENT */
+	GUEST_ASSERT_EQ(rdmsr(KT_MSR), KT_MSR_REPLACEMENT);
+	before = rdmsr(KT_MSR);
+	wrmsr(KT_MSR, KT_MSR_SKIP_ME);          /* tool: SKIP */
+	GUEST_ASSERT_EQ(rdmsr(KT_MSR), before);
+	wrmsr(KT_MSR, KT_MSR_ALLOW_ME);         /* tool: ALLOW */
+	GUEST_ASSERT_EQ(rdmsr(KT_MSR), KT_MSR_ALLOW_ME);
+	wrmsr(KT_MSR, KT_MSR_RETRY_ME);         /* tool: RETRY once, then ALLOW */
+	GUEST_ASSERT_EQ(rdmsr(KT_MSR), KT_MSR_RETRY_ME);
+}
+
+static void run_page_write(void)
+{
+	volatile uint64_t *p = (volatile uint64_t *)wpage;
+
+	*p = KT_W_SKIP_ME;                      /* tool: SKIP, dropped */
+	GUEST_ASSERT_EQ(*p, 0);
+	*p = KT_W_ALLOW_ME;                     /* tool: ALLOW, lands */
+	GUEST_ASSERT_EQ(*p, KT_W_ALLOW_ME);
+	*p = KT_W_RETRY_ME;                     /* tool: lifts protection, RETRY */
+	GUEST_ASSERT_EQ(*p, KT_W_RETRY_ME);
+	*p = KT_W_FREE;                         /* no event any more */
+	GUEST_ASSERT_EQ(*p, KT_W_FREE);
+}
+
+static void run_page_read(void)
+{
+	volatile uint64_t *p = (volatile uint64_t *)rpage;
+
+	GUEST_ASSERT_EQ(*p, KT_HIDDEN);         /* tool: SKIP with ctx KT_HIDDEN */
+	GUEST_ASSERT_EQ(*p, KT_SECRET);         /* tool: ALLOW: the real bytes */
+}
+
+static void run_exec(void)
+{
+	GUEST_ASSERT_EQ(exec_target(), 42);     /* tool: ALLOW (runs once) */
+	GUEST_ASSERT_EQ(exec_target(), 42);     /* tool: lifts, RETRY */
+}
+
+static void run_cr4(void)
+{
+	uint64_t cr4 = read_cr4();
+
+	write_cr4(cr4 | KT_CR4_BIT);            /* tool: SKIP */
+	GUEST_ASSERT_EQ(read_cr4(), cr4);
+	write_cr4(cr4 | KT_CR4_BIT);            /* tool: ALLOW */
+	GUEST_ASSERT_EQ(read_cr4(), cr4 | KT_CR4_BIT);
+	write_cr4(cr4);                         /* tool: ALLOW with value cr4|BIT */
+	GUEST_ASSERT_EQ(read_cr4(), cr4 | KT_CR4_BIT);
+}
+
+static void run_hypercall(void)
+{
+	uint64_t rbx = 0;
+
+	/* The tool sets RBX with SET_REGISTERS while the vCPU waits. */
+	__asm__ volatile("outl %%eax, %%dx" : "+b"(rbx)
+			 : "a"(KT_HC_VALUE), "d"(VIGIL_KVMI_HYPERCALL_PORT) : "memory");
+	GUEST_ASSERT_EQ(rbx, KT_HC_RBX);
+}
+
+static volatile uint64_t pf_cr2;
+
+static void on_pf(struct guest_ex_regs *regs)
+{
+	uint64_t cr2;
+
+	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+	pf_cr2 = cr2;
+	GUEST_ASSERT_EQ(regs->error_code, KT_PF_ERR);
+}
+
+static void run_inject(void)
+{
+	guest_set_handler(14, on_pf);
+	/* The tool injects #PF while this hypercall waits. */
+	outl(VIGIL_KVMI_HYPERCALL_PORT, KT_HC_INJECT);
+	GUEST_ASSERT_EQ(pf_cr2, KT_PF_CR2);
+}
+
+static void run_multi(unsigned id)
+{
+	unsigned i;
+
+	for (i = 0; i < KT_MULTI_N; i++)
+		wrmsr(KT_MSR, KT_MULTI_BASE + id * 1000 + i);
+	CTL->counter[id] = KT_MULTI_N;
+}
+
+static void run_busy(unsigned id)
+{
+	/* Keep running (with exits) until the tool says stop: for detach and
+	 * pause tests, where the guest must go on. */
+	while (!CTL->stop) {
+		wrmsr(KT_MSR, KT_MULTI_BASE + id);
+		CTL->counter[id]++;
+	}
+}
+
+void guest_main(unsigned id, unsigned nr)
+{
+	(void)nr;
+	if (id == 0) {
+		CTL->wpage = (uint64_t)(uintptr_t)wpage;
+		CTL->rpage = (uint64_t)(uintptr_t)rpage;
+		CTL->exec_page = (uint64_t)(uintptr_t)exec_target;
+		*(volatile uint64_t *)rpage = KT_SECRET;
+		CTL->ready = 1;
+	}
+	wait_go();
+	switch (CTL->scenario) {
+	case KT_IDLE: idle(); break;
+	case KT_MSR_ACTIONS: if (id == 0) run_msr(); break;
+	case KT_PAGE_WRITE: if (id == 0) run_page_write(); break;
+	case KT_PAGE_READ: if (id == 0) run_page_read(); break;
+	case KT_EXEC: if (id == 0) run_exec(); break;
+	case KT_CR4: if (id == 0) run_cr4(); break;
+	case KT_HYPERCALL: if (id == 0) run_hypercall(); break;
+	case KT_INJECT: if (id == 0) run_inject(); break;
+	case KT_MULTI: run_multi(id); break;
+	case KT_BUSY: run_busy(id); break;
+	default: GUEST_ASSERT(0);
+	}
+}
