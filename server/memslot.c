@@ -143,8 +143,56 @@ static void carry_slots(struct memslots *ms, struct range_list *nl,
 			(*del)++;
 }
 
-/* Create KVM slots for every mapped range of @nl that has none yet. */
-static int create_missing(struct memslots *ms, struct range_list *nl)
+/* Undo the first @n creations of this commit (ranges of @nl marked fresh). */
+static void undo_creates(struct memslots *ms, struct range_list *nl, const bool *fresh)
+{
+	unsigned i;
+
+	for (i = 0; i < nl->nr; i++) {
+		if (!fresh[i] || nl->r[i].slot < 0)
+			continue;
+		kvm_set(ms, &nl->r[i], false);
+		free_slot(ms, nl->r[i].slot);
+		nl->r[i].slot = -1;
+	}
+}
+
+/* Re-create the current ranges this commit deleted (marked gone). */
+static void undo_deletes(struct memslots *ms, const bool *gone)
+{
+	unsigned i;
+
+	for (i = 0; i < ms->nr; i++) {
+		if (!gone[i])
+			continue;
+		ms->slot_used[ms->ranges[i].slot] = 1;
+		ms->used_slots++;
+		kvm_set(ms, &ms->ranges[i], true);
+	}
+}
+
+/* Delete the current slots @nl does not keep; @gone marks them. */
+static int delete_dropped(struct memslots *ms, struct range_list *nl, bool *gone)
+{
+	unsigned i;
+	int err;
+
+	for (i = 0; i < ms->nr; i++) {
+		const struct memslot_range *r = &ms->ranges[i];
+
+		if (r->slot < 0 || find_same(nl, r) >= 0)
+			continue;
+		err = kvm_set(ms, r, false);
+		if (err)
+			return err;
+		free_slot(ms, r->slot);
+		gone[i] = true;
+	}
+	return 0;
+}
+
+/* Create KVM slots for every mapped range of @nl that has none; @fresh marks them. */
+static int create_missing(struct memslots *ms, struct range_list *nl, bool *fresh)
 {
 	unsigned i;
 	int err;
@@ -163,6 +211,7 @@ static int create_missing(struct memslots *ms, struct range_list *nl)
 			r->slot = -1;
 			return err;
 		}
+		fresh[i] = true;
 	}
 	return 0;
 }
@@ -170,29 +219,32 @@ static int create_missing(struct memslots *ms, struct range_list *nl)
 /*
  * Replace the current list by @nl (owned by the caller on failure, taken on
  * success). Kept slots carry their ids over; the rest are deleted, then the
- * new ones are created.
+ * new ones are created. If KVM refuses a step, what this commit did is undone
+ * so the manager and KVM still agree on the old layout.
  */
 static int commit(struct memslots *ms, struct range_list *nl)
 {
-	struct range_list cur = { ms->ranges, ms->nr };
-	unsigned i, del, add;
+	unsigned del, add;
+	bool *gone, *fresh;
 	int err;
 
 	carry_slots(ms, nl, &del, &add);
 	if (ms->used_slots - del + add > ms->max_slots)
 		return -ENOSPC;
-	for (i = 0; i < cur.nr; i++) {
-		if (cur.r[i].slot < 0 || find_same(nl, &cur.r[i]) >= 0)
-			continue;
-		err = kvm_set(ms, &cur.r[i], false);
-		if (err)
-			return err;
-		free_slot(ms, cur.r[i].slot);
-		cur.r[i].slot = -1;
-	}
-	err = create_missing(ms, nl);
-	if (err)
+	gone = calloc(ms->nr + nl->nr + 1, sizeof(*gone));
+	if (!gone)
+		return -ENOMEM;
+	fresh = gone + ms->nr;
+	err = delete_dropped(ms, nl, gone);
+	if (!err)
+		err = create_missing(ms, nl, fresh);
+	if (err) {
+		undo_creates(ms, nl, fresh);
+		undo_deletes(ms, gone);
+		free(gone);
 		return err;
+	}
+	free(gone);
 	free(ms->ranges);
 	ms->ranges = nl->r;
 	ms->nr = ms->cap = nl->nr;
