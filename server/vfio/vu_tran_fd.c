@@ -212,6 +212,9 @@ static void tran_wake(struct vu_tran *base)
 	if (write(t->wake_fd, &one, sizeof(one)) < 0) {
 		/* The counter is saturated: it is readable already. */
 	}
+	/* The peer sees end of stream now, not when the fd is closed. */
+	if (t->is_socket)
+		shutdown(t->rfd, SHUT_RDWR);
 }
 
 static void tran_free(struct vu_tran *base)
