@@ -23,6 +23,9 @@
 #ifdef VIGIL_HAVE_VFIO
 #include "vfio_dev.h"
 #endif
+#ifdef VIGIL_HAVE_PLUGIN
+#include "plugin.h"
+#endif
 #if __has_include("capabilities.h")
 #include "capabilities.h"
 #define VIGIL_HAVE_CAPABILITIES 1
@@ -220,9 +223,12 @@ int main(int argc, char **argv)
 	if (open_console(&d) < 0) {
 		status = VIGILD_EXIT_USAGE;
 	} else if (d.opts.plugin) {
-		/* PLUGIN: status = plugin_run(&d...); */
+#ifdef VIGIL_HAVE_PLUGIN
+		status = plugin_run(&d.opts, &d.kvm, &d.reactor, &d.vm);
+#else
 		log_err("--plugin: the plugin server is not built into this vigild");
 		status = VIGILD_EXIT_UNAVAILABLE;
+#endif
 	} else {
 		status = run_guest(&d);
 	}
