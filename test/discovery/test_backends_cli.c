@@ -4,59 +4,29 @@
  * XDG_CONFIG_HOME; plus the dispatcher's options and exit codes.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
+#include "spawn_util.h"
+
 #define TREE DISCOVERY_FIXTURES "/tree"
-
-struct run {
-	int status;          /* exit status, or -1 if killed */
-	char out[16384];
-	char err[16384];
-};
-
-static void slurp(FILE *f, char *buf, size_t size)
-{
-	size_t n;
-
-	rewind(f);
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
 
 /* Run vigil with @args (NULL-terminated) in the environment @env. */
 static void run_vigil(struct run *r, const char *const *args, char *const *env)
 {
-	posix_spawn_file_actions_t fa;
-	FILE *out = tmpfile(), *err = tmpfile();
 	char *argv[16];
 	size_t n = 0;
-	pid_t pid;
-	int st;
 
-	cr_assert(out && err);
 	argv[n++] = (char *)VIGIL_BIN;
 	for (; args[n - 1] && n < 15; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fileno(out), 1);
-	posix_spawn_file_actions_adddup2(&fa, fileno(err), 2);
-	cr_assert_eq(posix_spawn(&pid, VIGIL_BIN, &fa, NULL, argv, env), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(out, r->out, sizeof(r->out));
-	slurp(err, r->err, sizeof(r->err));
+	run_capture(r, argv, env);
 }
 
 static char *const tree_env[] = {

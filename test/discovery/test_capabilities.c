@@ -4,18 +4,17 @@
  * exit 0 whatever else is on the command line, even without KVM).
  */
 #include <errno.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
 #include "capabilities.h"
+#include "spawn_util.h"
 
 /* Parse capabilities JSON; checks the shape and returns the features array. */
 static struct json_object *parse_caps(const char *text, struct json_object **root)
@@ -172,42 +171,6 @@ Test(capabilities, event_features_follow_the_probes)
 
 /* ------------------------------------------------------------ vigild itself */
 
-struct run {
-	int status;
-	char out[8192];
-	char err[8192];
-};
-
-static void slurp(FILE *f, char *buf, size_t size)
-{
-	size_t n;
-
-	rewind(f);
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
-static void run(struct run *r, char *const argv[])
-{
-	posix_spawn_file_actions_t fa;
-	FILE *out = tmpfile(), *err = tmpfile();
-	extern char **environ;
-	pid_t pid;
-	int st;
-
-	cr_assert(out && err);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fileno(out), 1);
-	posix_spawn_file_actions_adddup2(&fa, fileno(err), 2);
-	cr_assert_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	slurp(out, r->out, sizeof(r->out));
-	slurp(err, r->err, sizeof(r->err));
-}
-
 Test(capabilities, vigild_prints_and_exits_0_whatever_else_is_given)
 {
 	static char *const cmds[][8] = {
@@ -221,7 +184,7 @@ Test(capabilities, vigild_prints_and_exits_0_whatever_else_is_given)
 	struct run r;
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		run(&r, cmds[i]);
+		run_capture(&r, cmds[i], NULL);
 		cr_assert_eq(r.status, 0, "command %zu: status %d, stderr %s", i, r.status, r.err);
 		parse_caps(r.out, &root);
 		json_object_put(root);
@@ -240,7 +203,7 @@ Test(capabilities, vigild_without_kvm_still_exits_0)
 
 	if (geteuid() != 0)
 		cr_skip_test("hiding /dev/kvm in a mount namespace needs root");
-	run(&r, argv);
+	run_capture(&r, argv, NULL);
 	if (r.status != 0 && strstr(r.err, "unshare"))
 		cr_skip_test("cannot create a mount namespace here: %s", r.err);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
