@@ -575,6 +575,124 @@ Test(memslot, backend_failure_midway_leaves_manager_and_kvm_consistent)
 	check_consistent();
 }
 
+/*
+ * Fail every backend call of a change in turn: the change reports the error,
+ * the manager and KVM still agree, the old layout (ranges, flags, slot ids)
+ * is intact, and the same change succeeds once KVM behaves again.
+ */
+static int region_a;
+
+static void prep_one(void)
+{
+	region_a = add16();
+}
+
+static void prep_split(void)
+{
+	region_a = add16();
+	cr_assert_eq(memslots_set_flags(&ms, BASE + 4 * PG, 4 * PG, MEMSLOT_READONLY), 0);
+}
+
+static void prep_two(void)
+{
+	cr_assert_geq(memslots_add(&ms, BASE, 8 * PG, HVA, 0), 0);
+	cr_assert_geq(memslots_add(&ms, BASE + 8 * PG, 8 * PG, 0x600000000000ULL, 0), 0);
+}
+
+static int op_split(void)
+{
+	return memslots_set_flags(&ms, BASE + 4 * PG, 4 * PG, MEMSLOT_READONLY);
+}
+
+static int op_merge(void)
+{
+	return memslots_set_flags(&ms, BASE, 16 * PG, 0);
+}
+
+static int op_absent(void)
+{
+	return memslots_set_flags(&ms, BASE + 6 * PG, 4 * PG, MEMSLOT_ABSENT);
+}
+
+static int op_span(void)
+{
+	return memslots_set_flags(&ms, BASE + 6 * PG, 4 * PG, MEMSLOT_READONLY);
+}
+
+static int op_remove(void)
+{
+	return memslots_remove(&ms, (uint32_t)region_a);
+}
+
+static int op_add(void)
+{
+	int r = memslots_add(&ms, BASE + 64 * PG, PG, HVA + 64 * PG, 0);
+
+	return r < 0 ? r : 0;
+}
+
+static void fail_every_call(void (*prep)(void), int (*op)(void), const char *name)
+{
+	struct memslot_range snap[16];
+	unsigned nr, k, calls;
+
+	teardown();             /* each round starts from a fresh manager */
+	for (k = 0;; k++) {
+		setup();
+		prep();
+		nr = ms.nr;
+		cr_assert_leq(nr, 16);
+		memcpy(snap, ms.ranges, nr * sizeof(snap[0]));
+		calls = rec->nr;
+		rec->fail_at = (int)(calls + k);
+		rec->fail_err = -EIO;
+		if (op() == 0) {
+			/* k is past the last call this change makes: done. */
+			cr_assert_gt(k, 0, "%s made no KVM call", name);
+			check_consistent();
+			return;         /* the suite's fini frees this one */
+		}
+		check_consistent();
+		cr_assert_eq(ms.nr, nr, "%s, call %u failed: range count changed", name, k);
+		cr_assert_eq(memcmp(snap, ms.ranges, nr * sizeof(snap[0])), 0,
+			     "%s, call %u failed: layout changed", name, k);
+		rec->fail_at = -1;
+		cr_assert_eq(op(), 0, "%s: retry after call %u failed", name, k);
+		check_consistent();
+		teardown();
+	}
+}
+
+Test(memslot, failure_at_any_step_of_a_split_is_undone)
+{
+	fail_every_call(prep_one, op_split, "split");
+}
+
+Test(memslot, failure_at_any_step_of_a_merge_is_undone)
+{
+	fail_every_call(prep_split, op_merge, "merge");
+}
+
+Test(memslot, failure_at_any_step_of_an_absent_change_is_undone)
+{
+	fail_every_call(prep_split, op_absent, "absent");
+}
+
+Test(memslot, failure_at_any_step_of_a_two_region_change_is_undone)
+{
+	fail_every_call(prep_two, op_span, "span");
+}
+
+Test(memslot, failure_at_any_step_of_a_remove_is_undone)
+{
+	fail_every_call(prep_split, op_remove, "remove");
+}
+
+Test(memslot, failure_of_an_add_is_undone)
+{
+	fail_every_call(prep_split, op_add, "add");
+}
+
 Test(memslot_limit, exact_budget_is_allowed)
 {
 	add16();
