@@ -1,7 +1,7 @@
 # VM core unit tests (no guest boot): memslot manager, mailbox and waiter,
 # ELF loader, page-table/GDT builder, vigild command line.
 # Included from test/core/CMakeLists.txt.
-foreach(name memslot mailbox elf)
+foreach(name memslot mailbox elf pagetable)
   set(tgt core_unit_${name})
   add_executable(${tgt} ${CMAKE_CURRENT_LIST_DIR}/unit_${name}.c)
   target_link_libraries(${tgt} PRIVATE vigil_core PkgConfig::CRITERION)
