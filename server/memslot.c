@@ -256,7 +256,8 @@ static int copy_list(struct memslots *ms, struct range_list *nl, unsigned extra)
 	nl->r = calloc(ms->nr + extra + 1, sizeof(*nl->r));
 	if (!nl->r)
 		return -ENOMEM;
-	memcpy(nl->r, ms->ranges, ms->nr * sizeof(*nl->r));
+	if (ms->nr)
+		memcpy(nl->r, ms->ranges, ms->nr * sizeof(*nl->r));
 	nl->nr = ms->nr;
 	return 0;
 }

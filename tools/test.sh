@@ -1,13 +1,36 @@
 #!/bin/sh
 # The test command: install dependencies, configure with warnings as errors,
-# build, and run every test. Usage: tools/test.sh [BUILD_DIR] [extra cmake args]
+# build, and run every test; then the whole suite again under ASan+UBSan and
+# the vCPU/reactor hand-off tests under TSan.
+#
+# Usage: tools/test.sh [BUILD_DIR]
+#   VIGIL_TEST_SANITIZERS=0   skip the sanitizer passes
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
-[ $# -gt 0 ] && shift
+jobs=$(nproc)
 
 "$top/tools/setup.sh"
-cmake -S "$top" -B "$build" -DVIGIL_WERROR=ON "$@"
-cmake --build "$build" -j"$(nproc)"
-cd "$build"
-ctest --output-on-failure -j"$(nproc)" --timeout 600
+
+echo "== build and test: $build"
+cmake -S "$top" -B "$build" -DVIGIL_WERROR=ON
+cmake --build "$build" -j"$jobs"
+(cd "$build" && ctest --output-on-failure -j"$jobs" --timeout 600)
+
+if [ "${VIGIL_TEST_SANITIZERS:-1}" = 0 ]; then
+	exit 0
+fi
+
+export LSAN_OPTIONS="suppressions=$top/test/sanitizers/lsan.supp"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:suppressions=$top/test/sanitizers/tsan.supp"
+
+echo "== ASan+UBSan: $build-asan"
+cmake -S "$top" -B "$build-asan" -DVIGIL_WERROR=ON -DVIGIL_SANITIZE=ON
+cmake --build "$build-asan" -j"$jobs"
+(cd "$build-asan" && ctest --output-on-failure -j"$jobs" --timeout 900)
+
+echo "== TSan (vCPU/reactor hand-off): $build-tsan"
+cmake -S "$top" -B "$build-tsan" -DVIGIL_WERROR=ON -DVIGIL_TSAN=ON
+cmake --build "$build-tsan" -j"$jobs" --target core_handoff_stress
+(cd "$build-tsan" && ctest --output-on-failure --timeout 900 -R core_handoff_stress)
