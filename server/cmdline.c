@@ -78,7 +78,8 @@ int cmdline_parse_size(const char *s, uint64_t *out)
 	char *end;
 	unsigned shift = 0;
 
-	if (!s || !*s || *s == '-')
+	/* strtoull would skip white space and accept a sign: only digits. */
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 0);
@@ -144,7 +145,7 @@ static int parse_one(int c, const char *arg, struct vigild_opts *o)
 	switch (c) {
 	case OPT_GUEST: o->guest = arg; return 0;
 	case OPT_MEM:
-		if (cmdline_parse_size(arg, &o->mem_size) < 0)
+		if (cmdline_parse_size(arg, &o->mem_size) < 0 || !o->mem_size)
 			return bad("--mem", arg, "expected a size such as 64M or 1G");
 		return 0;
 	case OPT_VCPUS:

@@ -14,6 +14,7 @@
 #include "guest_ports.h"
 #include "kvm_host.h"
 #include "log.h"
+#include "privileges.h"
 #include "reactor.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -159,8 +160,16 @@ static int run_guest(struct vigild *d)
 		}
 	}
 #endif
-	if (!err)
-		err = vm_start(d->vm);
+	if (err) {
+		log_err("cannot set up the VM: %s", strerror(-err));
+		return VIGILD_EXIT_SOFTWARE;
+	}
+	/* Everything privileged is done: /dev/kvm and the sockets are open. */
+	if (privileges_drop(d->why, sizeof(d->why)) < 0) {
+		log_err("%s", d->why);
+		return VIGILD_EXIT_OSERR;
+	}
+	err = vm_start(d->vm);
 	if (err) {
 		log_err("cannot start the VM: %s", strerror(-err));
 		return VIGILD_EXIT_SOFTWARE;
@@ -180,9 +189,18 @@ static bool wants_capabilities(int argc, char **argv)
 {
 	int i;
 
-	for (i = 1; i < argc; i++)
+	/* Not inside option values (--plugin-arg --print-capabilities passes
+	 * the string to the plugin) and not after "--". */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
 		if (!strcmp(argv[i], "--print-capabilities"))
 			return true;
+		if (!strcmp(argv[i], "--plugin-arg") || !strcmp(argv[i], "--plugin") ||
+		    !strcmp(argv[i], "--guest") || !strcmp(argv[i], "--introspect") ||
+		    !strcmp(argv[i], "--device") || !strcmp(argv[i], "--console"))
+			i++;
+	}
 	return false;
 }
 

@@ -232,6 +232,9 @@ int x86_walk_4level(const uint8_t *mem, uint64_t mem_size, uint64_t cr3, uint64_
 	int level, err;
 	bool us = true, rw = true;
 
+	/* Bits 63:47 must all equal bit 47 with 4-level paging. */
+	if ((uint64_t)((int64_t)(gva << 16) >> 16) != gva)
+		return -EFAULT;
 	for (level = 3; level >= 0; level--) {
 		unsigned idx = (gva >> (12 + 9 * level)) & 0x1ff;
 

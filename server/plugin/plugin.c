@@ -21,6 +21,7 @@
 #include "cmdline.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "privileges.h"
 #include "plugin.h"
 #include "ps.h"
 #include "reactor.h"
@@ -114,6 +115,9 @@ static void child_exec(const struct vigild_opts *o, int sock, int errpipe)
 	int fd, err;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The plugin gets no capabilities and cannot gain any. */
+	if (privileges_drop_child() < 0)
+		goto fail;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -319,6 +323,7 @@ static int create_vm(const struct vigild_opts *o, struct kvm_host *kvm, struct v
 
 static int serve(struct plugin *pl, const struct vigild_opts *o, struct reactor *reactor)
 {
+	char why[128];
 	struct vm *vm = pl->vm;
 	int err;
 
@@ -343,6 +348,12 @@ static int serve(struct plugin *pl, const struct vigild_opts *o, struct reactor 
 		return VIGILD_EXIT_OSERR;
 	}
 	log_debug("plugin %s running as pid %d", o->plugin, (int)pl->pid);
+	if (privileges_drop(why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		kill(pl->pid, SIGKILL);
+		reap(pl, true);
+		return VIGILD_EXIT_OSERR;
+	}
 	if (reactor_run(reactor) < 0)
 		vm_request_stop(vm, VIGILD_EXIT_SOFTWARE, "event loop failed");
 	return -1;

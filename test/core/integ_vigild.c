@@ -95,6 +95,47 @@ Test(vigild, sigterm_during_busy_guest_stops_in_order)
 	cr_assert(strstr(res.err, "stopped by"), "stderr: %s", res.err);
 }
 
+static void proc_status_field(pid_t pid, const char *key, char *val, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	cr_assert(f, "cannot read %s", path);
+	val[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':') {
+			snprintf(val, len, "%s", line + strlen(key) + 1);
+			val[strcspn(val, "\n")] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}
+
+Test(vigild, drops_every_capability_once_running)
+{
+	char *argv[] = { (char *)vigild_path, "run", "--guest", (char *)core_guest("busy"), NULL };
+	char buf[64], eff[64], bnd[64], nnp[16];
+	int out_fd, err_fd;
+	pid_t pid;
+
+	proc_status_field(getpid(), "CapEff", eff, sizeof(eff));
+	if (!strcmp(eff, "\t0000000000000000"))
+		cr_skip_test("the test runs without capabilities: nothing to drop");
+	cr_assert_eq(proc_spawn(argv, &pid, &out_fd, &err_fd), 0);
+	cr_assert(read(out_fd, buf, sizeof(buf)) > 0, "guest printed nothing");
+	proc_status_field(pid, "CapEff", eff, sizeof(eff));
+	proc_status_field(pid, "CapBnd", bnd, sizeof(bnd));
+	proc_status_field(pid, "NoNewPrivs", nnp, sizeof(nnp));
+	kill(pid, SIGTERM);
+	cr_assert_eq(proc_wait(pid, out_fd, err_fd, 10000, &res), 0);
+	cr_assert_str_eq(eff, "\t0000000000000000", "CapEff while running:%s", eff);
+	cr_assert_str_eq(bnd, "\t0000000000000000", "CapBnd while running:%s", bnd);
+	cr_assert_str_eq(nnp, "\t1", "NoNewPrivs:%s", nnp);
+}
+
 Test(vigild, mem_too_small_is_one_clear_line)
 {
 	run("run", "--guest", core_guest("hello"), "--mem", "1M", NULL);
