@@ -348,6 +348,46 @@ Test(waiter, cancel_is_sticky, .init = w_setup, .fini = w_teardown)
 	cr_assert(waiter_is_cancelled(&w));
 }
 
+Test(waiter, spinning_wait_still_times_out, .init = w_setup, .fini = w_teardown)
+{
+	uint64_t t;
+
+	w.spin_us = 2000;
+	t = waiter_arm(&w);
+	cr_assert_eq(waiter_wait(&w, 5), -ETIMEDOUT);
+	cr_assert_not(waiter_complete(&w, t, 1));
+	t = waiter_arm(&w);
+	cr_assert(waiter_complete(&w, t, 8));
+	cr_assert_eq(waiter_wait(&w, 0), 8);
+}
+
+Test(waiter, spinning_wait_is_woken_by_cancel, .init = w_setup, .fini = w_teardown)
+{
+	struct blocked b;
+	pthread_t t;
+
+	w.spin_us = 1000;
+	start_blocked(&b, &t);
+	waiter_cancel(&w);
+	pthread_join(t, NULL);
+	cr_assert_eq(b.result, -ECANCELED);
+}
+
+Test(waiter, spinning_wait_picks_up_a_completion, .init = w_setup, .fini = w_teardown)
+{
+	struct blocked b;
+	pthread_t t;
+
+	w.spin_us = 100000;    /* the completion lands while it spins */
+	b = (struct blocked){ .w = &w, .result = 12345 };
+	cr_assert_eq(pthread_create(&t, NULL, blocked_thread, &b), 0);
+	while (!b.armed)
+		usleep(100);
+	cr_assert(waiter_complete(&w, b.ticket, 77));
+	pthread_join(t, NULL);
+	cr_assert_eq(b.result, 77);
+}
+
 /* ---- stress: 4 vCPU-like posters, one reactor draining via poll() ---- */
 
 #define POSTERS 4
@@ -408,7 +448,7 @@ static void *poster_thread(void *arg)
 	return NULL;
 }
 
-Test(mailbox, stress_every_call_is_answered_exactly_once, .timeout = 30)
+static void stress(unsigned spin_us)
 {
 	pthread_t reactor, t[POSTERS];
 	unsigned i;
@@ -417,6 +457,7 @@ Test(mailbox, stress_every_call_is_answered_exactly_once, .timeout = 30)
 		posters[i] = (struct poster){ .msg = { .handler = stress_handler,
 						       .opaque = &posters[i] } };
 		cr_assert_eq(waiter_init(&posters[i].w), 0);
+		posters[i].w.spin_us = spin_us;
 	}
 	cr_assert_eq(pthread_create(&reactor, NULL, reactor_thread, NULL), 0);
 	for (i = 0; i < POSTERS; i++)
@@ -438,4 +479,14 @@ Test(mailbox, stress_every_call_is_answered_exactly_once, .timeout = 30)
 	cr_assert_eq(mb.posted, POSTERS * ROUNDS);
 	cr_assert_eq(mb.handled, POSTERS * ROUNDS);
 	cr_assert_eq(mailbox_drain(&mb), 0, "messages left over");
+}
+
+Test(mailbox, stress_every_call_is_answered_exactly_once, .timeout = 30)
+{
+	stress(0);
+}
+
+Test(mailbox, stress_with_spinning_waiters_every_call_is_answered_once, .timeout = 30)
+{
+	stress(50);
 }
