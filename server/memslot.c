@@ -431,6 +431,20 @@ int memslots_lookup(struct memslots *ms, uint64_t gpa, uint32_t *flags, uint64_t
 	return err;
 }
 
+int memslots_for_each(struct memslots *ms, uint32_t region,
+		      int (*fn)(const struct memslot_range *r, void *opaque), void *opaque)
+{
+	unsigned i;
+	int r = 0;
+
+	pthread_rwlock_rdlock(&ms->lock);
+	for (i = 0; i < ms->nr && !r; i++)
+		if (region == MEMSLOT_ALL_REGIONS || ms->ranges[i].region == region)
+			r = fn(&ms->ranges[i], opaque);
+	pthread_rwlock_unlock(&ms->lock);
+	return r;
+}
+
 unsigned memslots_used(struct memslots *ms)
 {
 	unsigned n;

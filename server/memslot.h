@@ -67,6 +67,12 @@ int memslots_remove(struct memslots *ms, uint32_t region);
 int memslots_set_flags(struct memslots *ms, uint64_t gpa, uint64_t size, uint32_t flags);
 /* Flags and host address of the page holding @gpa. -ENOENT if not RAM. */
 int memslots_lookup(struct memslots *ms, uint64_t gpa, uint32_t *flags, uint64_t *hva);
+/* Call @fn for every range of @region (MEMSLOT_ALL_REGIONS: of all), in gpa
+ * order, under the read lock: @fn must not change the manager. Stops at the
+ * first non-zero return and returns it. */
+#define MEMSLOT_ALL_REGIONS UINT32_MAX
+int memslots_for_each(struct memslots *ms, uint32_t region,
+		      int (*fn)(const struct memslot_range *r, void *opaque), void *opaque);
 /* Number of KVM slots in use. */
 unsigned memslots_used(struct memslots *ms);
 

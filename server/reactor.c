@@ -67,9 +67,7 @@ int reactor_attach_vm(struct reactor *r, struct vm *vm)
 				  mailbox_ready_cb, vm);
 	if (!r->mailbox_ev || event_add(r->mailbox_ev, NULL) < 0)
 		return -ENOMEM;
-	vm->on_stop = vm_stopped;
-	vm->on_stop_opaque = r;
-	return 0;
+	return vm_on_stop(vm, vm_stopped, r);
 }
 
 int reactor_run(struct reactor *r)

@@ -166,9 +166,20 @@ static int vm_check_config(const struct vm_config *cfg, const struct kvm_host *k
 static void vm_stop_cb(struct mbox_msg *msg)
 {
 	struct vm *vm = msg->opaque;
+	unsigned i;
 
-	if (vm->on_stop)
-		vm->on_stop(vm, vm->on_stop_opaque);
+	for (i = 0; i < vm->nr_stop_listeners; i++)
+		vm->stop_listeners[i].fn(vm, vm->stop_listeners[i].opaque);
+}
+
+int vm_on_stop(struct vm *vm, void (*fn)(struct vm *vm, void *opaque), void *opaque)
+{
+	if (vm->nr_stop_listeners == VM_MAX_STOP_LISTENERS)
+		return -ENOSPC;
+	vm->stop_listeners[vm->nr_stop_listeners].fn = fn;
+	vm->stop_listeners[vm->nr_stop_listeners].opaque = opaque;
+	vm->nr_stop_listeners++;
+	return 0;
 }
 
 int vm_create(struct vm **out, struct kvm_host *kvm, const struct vm_config *cfg,

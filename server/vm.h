@@ -25,6 +25,7 @@
 #define VM_MAX_MEM         (1ULL << 40)
 #define VM_MIN_MEM         (4ULL << 20)
 #define VM_MAX_VCPUS       32
+#define VM_MAX_STOP_LISTENERS 4
 
 struct vcpu;
 struct vcpu_hooks;
@@ -64,9 +65,13 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vm_stop stop;
 	struct mbox_msg stop_msg;
-	/* Called in the reactor thread once, after the first stop request. */
-	void (*on_stop)(struct vm *vm, void *opaque);
-	void *on_stop_opaque;
+	/* Called in the reactor thread once each, in order, after the first
+	 * stop request (see vm_on_stop). */
+	struct {
+		void (*fn)(struct vm *vm, void *opaque);
+		void *opaque;
+	} stop_listeners[VM_MAX_STOP_LISTENERS];
+	unsigned nr_stop_listeners;
 	/* Optional introspection hooks, consulted by every vCPU (see vcpu.h). */
 	const struct vcpu_hooks *hooks;
 	void *hooks_opaque;
@@ -81,6 +86,9 @@ struct vm {
  * On failure returns -errno and a message in @why. */
 int vm_create(struct vm **out, struct kvm_host *kvm, const struct vm_config *cfg,
 	      char *why, size_t why_len);
+/* Reactor, before vm_start: call @fn(vm, opaque) in the reactor thread when
+ * the VM is asked to stop. -ENOSPC past VM_MAX_STOP_LISTENERS. */
+int vm_on_stop(struct vm *vm, void (*fn)(struct vm *vm, void *opaque), void *opaque);
 /* Start one thread per vCPU. */
 int vm_start(struct vm *vm);
 /* Any thread: ask the VM to stop with @status. Only the first call counts. */

@@ -99,12 +99,11 @@ static void plugin_on_stop(struct vm *vm, void *opaque)
 	struct plugin *pl = opaque;
 	uint64_t one = 1;
 
+	(void)vm;
 	pl->stopping = true;
 	if (write(pl->shutdown_efd, &one, sizeof(one)) < 0)
 		log_debug("plugin: shutdown eventfd: %s", strerror(errno));
 	ps_vcpu_fail_waits(pl, -ESHUTDOWN);
-	if (pl->chained_on_stop)
-		pl->chained_on_stop(vm, pl->chained_opaque);
 }
 
 static void child_exec(const struct vigild_opts *o, int sock, int errpipe)
@@ -330,10 +329,9 @@ static int serve(struct plugin *pl, const struct vigild_opts *o, struct reactor 
 	err = reactor_attach_vm(reactor, vm);
 	if (err)
 		return VIGILD_EXIT_OSERR;
-	pl->chained_on_stop = vm->on_stop;
-	pl->chained_opaque = vm->on_stop_opaque;
-	vm->on_stop = plugin_on_stop;
-	vm->on_stop_opaque = pl;
+	err = vm_on_stop(vm, plugin_on_stop, pl);
+	if (err)
+		return VIGILD_EXIT_SOFTWARE;
 	err = spawn(pl, o);
 	if (err) {
 		log_err("cannot run the plugin %s: %s", o->plugin, strerror(-err));

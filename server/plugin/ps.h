@@ -172,8 +172,6 @@ struct plugin {
 	LIST_HEAD(, phint) hints;
 	struct phint *_Atomic hint;
 	uint8_t *rbuf;
-	void (*chained_on_stop)(struct vm *vm, void *opaque);
-	void *chained_opaque;
 };
 
 /* ps_conn.c */

@@ -266,10 +266,25 @@ static int slot_log(struct plugin *pl, const struct memslot_range *r, uint64_t b
 	return 0;
 }
 
+struct dirty_ctx {
+	struct plugin *pl;
+	uint64_t base;
+	uint8_t *out;
+};
+
+static int dirty_range_cb(const struct memslot_range *r, void *opaque)
+{
+	struct dirty_ctx *c = opaque;
+
+	if (r->slot < 0 || !(r->flags & MEMSLOT_DIRTY_LOG))
+		return 0;
+	return slot_log(c->pl, r, c->base, c->out);
+}
+
 int ps_dirty_log(struct plugin *pl, uint32_t id, uint8_t **bitmap, size_t *len)
 {
 	struct pobj *o = find(pl, id);
-	struct memslots *ms = &pl->vm->slots;
+	struct dirty_ctx ctx;
 	uint8_t *out;
 	int err = 0;
 
@@ -281,15 +296,8 @@ int ps_dirty_log(struct plugin *pl, uint32_t id, uint8_t **bitmap, size_t *len)
 	out = calloc(1, *len);
 	if (!out)
 		return -ENOMEM;
-	pthread_rwlock_rdlock(&ms->lock);
-	for (unsigned i = 0; i < ms->nr && !err; i++) {
-		const struct memslot_range *r = &ms->ranges[i];
-
-		if (r->region == (uint32_t)o->mem.region && r->slot >= 0 &&
-		    (r->flags & MEMSLOT_DIRTY_LOG))
-			err = slot_log(pl, r, o->mem.gpa, out);
-	}
-	pthread_rwlock_unlock(&ms->lock);
+	ctx = (struct dirty_ctx){ pl, o->mem.gpa, out };
+	err = memslots_for_each(&pl->vm->slots, (uint32_t)o->mem.region, dirty_range_cb, &ctx);
 	if (err) {
 		free(out);
 		return err;
