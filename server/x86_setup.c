@@ -125,18 +125,16 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
 	s->db = !code64;
 }
 
-static int setup_sregs(struct vcpu *vcpu)
+void x86_sregs_long_mode(struct kvm_sregs *sr_out, unsigned id)
 {
-	struct kvm_sregs sr;
+	struct kvm_sregs sr = *sr_out;
 
-	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sr) < 0)
-		return -errno;
 	seg(&sr.cs, VIGIL_SEL_KCODE, 11, true);
 	seg(&sr.ds, VIGIL_SEL_KDATA, 3, false);
 	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
 	memset(&sr.tr, 0, sizeof(sr.tr));
-	sr.tr.selector = VIGIL_SEL_TSS(vcpu->id);
-	sr.tr.base = tss_base(vcpu->id);
+	sr.tr.selector = VIGIL_SEL_TSS(id);
+	sr.tr.base = tss_base(id);
 	sr.tr.limit = TSS_LIMIT;
 	sr.tr.type = 11;  /* busy 64-bit TSS, as after LTR */
 	sr.tr.present = 1;
@@ -151,6 +149,27 @@ static int setup_sregs(struct vcpu *vcpu)
 	sr.cr3 = VIGIL_GUEST_PML4;
 	sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	sr.efer = EFER_LME | EFER_LMA | EFER_NXE;
+	*sr_out = sr;
+}
+
+void x86_regs_entry(struct kvm_regs *regs, unsigned id, unsigned nr_vcpus, uint64_t entry)
+{
+	memset(regs, 0, sizeof(*regs));
+	regs->rip = entry;
+	regs->rflags = 0x2;
+	/* As if called: RSP + 8 is 16-byte aligned at the first instruction. */
+	regs->rsp = stack_top(id) - 8;
+	regs->rdi = id;
+	regs->rsi = nr_vcpus;
+}
+
+static int setup_sregs(struct vcpu *vcpu)
+{
+	struct kvm_sregs sr;
+
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sr) < 0)
+		return -errno;
+	x86_sregs_long_mode(&sr, vcpu->id);
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sr) < 0)
 		return -errno;
 	return 0;
@@ -198,13 +217,7 @@ int x86_setup_vcpu(struct vcpu *vcpu, const struct kvm_host *kvm, uint64_t entry
 	err = setup_sregs(vcpu);
 	if (err)
 		return err;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = entry;
-	regs.rflags = 0x2;
-	/* As if called: RSP + 8 is 16-byte aligned at the first instruction. */
-	regs.rsp = stack_top(vcpu->id) - 8;
-	regs.rdi = vcpu->id;
-	regs.rsi = nr_vcpus;
+	x86_regs_entry(&regs, vcpu->id, nr_vcpus, entry);
 	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	/* With the in-kernel LAPIC, application processors wait for a SIPI:

@@ -22,6 +22,14 @@ int x86_setup_memory(uint8_t *mem, uint64_t mem_size, unsigned nr_vcpus);
 int x86_setup_vcpu(struct vcpu *vcpu, const struct kvm_host *kvm, uint64_t entry,
 		   unsigned nr_vcpus);
 
+struct kvm_sregs;
+struct kvm_regs;
+/* Fill @sr (segments, TR, GDT/IDT, CR0/3/4, EFER) for vCPU @id in the layout
+ * of guest_abi.h; for callers that load state through another API (a plugin). */
+void x86_sregs_long_mode(struct kvm_sregs *sr, unsigned id);
+/* GPRs for vCPU @id starting at @entry: RDI = id, RSI = nr_vcpus, its stack. */
+void x86_regs_entry(struct kvm_regs *regs, unsigned id, unsigned nr_vcpus, uint64_t entry);
+
 /*
  * Walk 4-level page tables in @mem from @cr3 for @gva. Returns 0 and the
  * physical address, -EFAULT if not mapped or a table lies outside @mem.

@@ -37,19 +37,6 @@ void ph_setup(struct ph *h, const char *elf, uint32_t scenario)
 	PH_OK(crosvm_reserve_range(h->cv, CROSVM_ADDRESS_SPACE_IOPORT, PH_PORT_SCENARIO, 4));
 }
 
-static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code64)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->limit = 0xffffffff;
-	s->type = type;
-	s->present = 1;
-	s->s = 1;
-	s->g = 1;
-	s->l = (uint8_t)code64;
-	s->db = (uint8_t)!code64;
-}
-
 static void set_cpuid(struct ph *h, struct crosvm_vcpu *v, unsigned id)
 {
 	static struct kvm_cpuid_entry2 e[256];
@@ -73,33 +60,9 @@ void ph_init_vcpu(struct ph *h, struct crosvm_vcpu *v, unsigned id, unsigned nr)
 
 	set_cpuid(h, v, id);
 	PH_OK(crosvm_vcpu_get_sregs(v, &sr));
-	seg(&sr.cs, VIGIL_SEL_KCODE, 11, 1);
-	seg(&sr.ds, VIGIL_SEL_KDATA, 3, 0);
-	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
-	memset(&sr.tr, 0, sizeof(sr.tr));
-	sr.tr.selector = VIGIL_SEL_TSS(id);
-	sr.tr.base = VIGIL_GUEST_TSS + id * VIGIL_GUEST_TSS_SIZE;
-	sr.tr.limit = 0x68 + 0x80;
-	sr.tr.type = 11;
-	sr.tr.present = 1;
-	memset(&sr.ldt, 0, sizeof(sr.ldt));
-	sr.ldt.type = 2;
-	sr.ldt.unusable = 1;
-	sr.gdt.base = VIGIL_GUEST_GDT;
-	sr.gdt.limit = (uint16_t)(VIGIL_SEL_TSS(VIGIL_GUEST_MAX_VCPUS) - 1);
-	sr.idt.base = VIGIL_GUEST_IDT;
-	sr.idt.limit = 0xfff;
-	sr.cr0 = 0x80010033;            /* PE MP ET NE WP PG */
-	sr.cr3 = VIGIL_GUEST_PML4;
-	sr.cr4 = (1 << 5) | (1 << 9) | (1 << 10);
-	sr.efer = (1 << 8) | (1 << 10) | (1 << 11);
+	x86_sregs_long_mode(&sr, id);
 	PH_OK(crosvm_vcpu_set_sregs(v, &sr));
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = h->entry;
-	regs.rflags = 0x2;
-	regs.rsp = VIGIL_GUEST_STACKS + (id + 1) * VIGIL_GUEST_STACK_SIZE - 8;
-	regs.rdi = id;
-	regs.rsi = nr;
+	x86_regs_entry(&regs, id, nr, h->entry);
 	PH_OK(crosvm_vcpu_set_regs(v, &regs));
 	PH_OK(crosvm_vcpu_set_mp_state(v, &mp));
 }
