@@ -82,7 +82,8 @@ int cmdline_parse_size(const char *s, uint64_t *out)
 	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	/* Decimal, or hex with 0x: "010M" is ten megabytes, not eight. */
+	v = strtoull(s, &end, (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10);
 	if (errno == ERANGE)
 		return -ERANGE;
 	if (end == s)
