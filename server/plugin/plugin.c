@@ -389,3 +389,35 @@ int plugin_run(const struct vigild_opts *o, struct kvm_host *kvm, struct reactor
 	plugin_free(pl);
 	return status;
 }
+
+int plugin_attach(struct vm *vm, struct event_base *base, int sock, struct plugin **out)
+{
+	struct plugin *pl = NULL;
+	int err;
+
+	*out = NULL;
+	err = vm->started ? -EBUSY : plugin_new(&pl, vm, base);
+	if (!err)
+		err = pconn_new(pl, sock, NULL, NULL);
+	if (err) {
+		close(sock);
+		plugin_free(pl);
+		return err;
+	}
+	*out = pl;
+	return 0;
+}
+
+void plugin_vm_stopping(struct plugin *pl)
+{
+	plugin_on_stop(pl->vm, pl);
+}
+
+void plugin_detach(struct plugin **pl)
+{
+	if (!*pl)
+		return;
+	(*pl)->stopping = true;
+	plugin_free(*pl);
+	*pl = NULL;
+}

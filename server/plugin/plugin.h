@@ -18,4 +18,19 @@ struct vm;
 int plugin_run(const struct vigild_opts *opts, struct kvm_host *kvm,
 	       struct reactor *reactor, struct vm **vmp);
 
+/*
+ * The same server without a spawned process, for the fuzzers and the fault
+ * tests: serve the plugin protocol on @sock (our end of a SOCK_SEQPACKET
+ * socketpair; owned from now on) for @vm, whose vCPUs must not be started
+ * yet (the plugin's Start request starts them). The caller runs @base,
+ * drains the VM's mailbox from it and calls plugin_vm_stopping from its VM
+ * stop listener. plugin_detach closes every socket and frees the server; call
+ * it after vm_shutdown (vCPU threads may point into it). -errno on failure.
+ */
+struct plugin;
+struct event_base;
+int plugin_attach(struct vm *vm, struct event_base *base, int sock, struct plugin **out);
+void plugin_vm_stopping(struct plugin *pl);
+void plugin_detach(struct plugin **pl);
+
 #endif
