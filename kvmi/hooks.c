@@ -35,6 +35,7 @@ static int hook_pre_run(struct vcpu *vcpu, void *opaque)
 	(void)opaque;
 	if (!kv)
 		return 0;
+	kvmi_quiesce_point(kv);
 	if (!atomic_load(&kv->cpuid_ready))
 		cache_cpuid(kv);
 	if (atomic_exchange(&kv->debug_dirty, false))

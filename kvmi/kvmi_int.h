@@ -100,6 +100,7 @@ struct kvmi_vcpu {
 	bool exec_restore;              /* a page was opened for one instruction */
 	uint64_t exec_restore_gpa;
 	struct vcpu_call restore_call;
+	bool q_parked;                  /* under k->q_lock */
 };
 
 /* Sorted set of restricted pages (access != RWX). */
@@ -133,6 +134,10 @@ struct kvmi {
 	unsigned nr_msrs;
 	bool msr_exits_on;
 	_Atomic uint64_t dma_denied;
+	/* Quiescing around memslot changes (quiesce.c). */
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;
+	bool q_active;
 };
 
 /* caps.c */
@@ -183,6 +188,11 @@ void kvmi_pages_clear(struct kvmi *k);
 int kvmi_pf_mmio(struct kvmi_vcpu *kv);
 int kvmi_pf_exec(struct kvmi_vcpu *kv);
 void kvmi_pf_exec_restore(struct kvmi_vcpu *kv);
+
+/* quiesce.c */
+int kvmi_quiesce_begin(struct kvmi *k);
+void kvmi_quiesce_end(struct kvmi *k);
+void kvmi_quiesce_point(struct kvmi_vcpu *kv);
 
 /* walk.c: guest page-table walk. read(opaque, gpa, buf, len) -> 0/-errno. */
 typedef int (*kvmi_read_fn)(void *opaque, uint64_t gpa, void *buf, size_t len);

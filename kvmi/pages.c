@@ -180,14 +180,19 @@ int kvmi_pages_set(struct kvmi *k, const struct vigil_kvmi_page_entry *e, size_t
 			for (i = 0; i < m; i++)
 				if (access_flags(c[i].old) != access_flags(c[i].new))
 					d[x++] = c[i];
-			r = apply_runs(k, d, f, true);
-			if (r < 0) {
-				(void)apply_runs(k, d, f, false);
-				for (i = 0; i < m; i++)
-					c[i].new = c[i].old;
-				(void)merge(&k->pages, c, m);
+			r = kvmi_quiesce_begin(k);
+			if (r == 0) {
+				r = apply_runs(k, d, f, true);
+				if (r < 0)
+					(void)apply_runs(k, d, f, false);
+				kvmi_quiesce_end(k);
 			}
 			free(d);
+		}
+		if (r < 0) {  /* undo the map change */
+			for (i = 0; i < m; i++)
+				c[i].new = c[i].old;
+			(void)merge(&k->pages, c, m);
 		}
 	}
 	if (r == 0)
@@ -217,4 +222,28 @@ void kvmi_pages_clear(struct kvmi *k)
 	if (kvmi_pages_set(k, e, n) < 0)
 		log_err("kvmi: cannot lift page restrictions");
 	free(e);
+}
+
+int kvmi_dma_check(struct kvmi *k, uint32_t device_id, uint64_t gpa, uint64_t len,
+		   int direction)
+{
+	uint8_t need = direction == KVMI_DMA_TO_DEVICE ? VIGIL_KVMI_PAGE_R : VIGIL_KVMI_PAGE_W;
+	uint64_t gfn, last;
+
+	if (!len || gpa + len < gpa ||
+	    (direction != KVMI_DMA_TO_DEVICE && direction != KVMI_DMA_FROM_DEVICE))
+		return -EINVAL;
+	if (!k || !atomic_load(&k->hooked))
+		return 0;
+	last = (gpa + len - 1) >> PAGE_SHIFT;
+	for (gfn = gpa >> PAGE_SHIFT; gfn <= last; gfn++) {
+		if (kvmi_pages_get(&k->pages, gfn << PAGE_SHIFT) & need)
+			continue;
+		if (atomic_fetch_add(&k->dma_denied, 1) < 10)
+			log_warn("kvmi: device %u: DMA %s gpa 0x%llx denied by the page policy",
+				 device_id, direction == KVMI_DMA_TO_DEVICE ? "from" : "to",
+				 (unsigned long long)(gfn << PAGE_SHIFT));
+		return -EACCES;
+	}
+	return 0;
 }

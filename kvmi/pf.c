@@ -135,8 +135,13 @@ static void slot_call_cb(struct mbox_msg *msg)
 	struct kvmi_vcpu *kv = call->vcpu->priv[VCPU_PRIV_KVMI];
 	uint64_t gpa = kv->exec_restore_gpa & ~0xfffull;
 	uint32_t flags = (uint32_t)(kv->exec_restore_gpa & 0xfff);
+	int r = kvmi_quiesce_begin(kv->k);
 
-	vcpu_call_complete(call, memslots_set_flags(&kv->k->vm->slots, gpa, 4096, flags));
+	if (r == 0) {
+		r = memslots_set_flags(&kv->k->vm->slots, gpa, 4096, flags);
+		kvmi_quiesce_end(kv->k);
+	}
+	vcpu_call_complete(call, r);
 }
 
 static int slot_set(struct kvmi_vcpu *kv, uint64_t gpa, uint32_t flags)
