@@ -109,14 +109,18 @@ static bool wait_for_tool(void)
 
 static void setup_syscalls(void)
 {
-	unsigned i;
-
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	/* SYSRET: CS = 0x18 + 16, SS = 0x18 + 8 (RPL 3); SYSCALL: CS 0x08, SS 0x10. */
 	wrmsr(MSR_STAR, ((uint64_t)VIGIL_SEL_UCODE32 << 48) | ((uint64_t)VIGIL_SEL_KCODE << 32));
 	wrmsr(MSR_LSTAR, (uint64_t)demo_syscall_entry);
 	wrmsr(MSR_CSTAR, (uint64_t)demo_cstar_entry);
 	wrmsr(MSR_SFMASK, 0x47700);   /* clear TF, IF, DF, IOPL, AC on entry */
+}
+
+static void fill_syscall_table(void)
+{
+	unsigned i;
+
 	for (i = 0; i < DEMO_NR_SYSCALLS; i++)
 		sct[i] = (uint64_t)syscall_defaults[i];
 }
@@ -279,6 +283,7 @@ void guest_main(unsigned id, unsigned nr)
 	guest_set_handler(14, user_fault);
 	for (p = 0; p < DEMO_NR_PROCS; p++)
 		build_address_space(p);
+	fill_syscall_table();
 	GUEST_PRINTF("demo: kernel up on %u vCPU(s); %u processes, CR3 0x%lx..0x%lx; "
 		     "system-call table at 0x%lx\n", nr, DEMO_NR_PROCS, DEMO_CR3(0),
 		     DEMO_CR3(DEMO_NR_PROCS - 1), DEMO_SCT_GPA);
