@@ -3,7 +3,7 @@
  * plugin server (server/plugin via plugin_attach) for a real VM. The input is
  * a sequence of packets, each [u8 ctl][u16 length, little endian][bytes];
  * ctl % 8 chooses the fds sent with it (none, a sealed memfd, an unsealed
- * memfd, an eventfd, /dev/null, two memfds, a pipe, a one-page memfd).
+ * memfd, an eventfd, /dev/null, two memfds, a directory, a one-page memfd).
  * Checked for every packet: exactly one reply, decodable, error <= 0, and
  * the oneof member that answers the request (none for undecodable input).
  * Checked for every input: the VM did not stop and no fd leaked.
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
+#include "fuzz_util.h"
 #include "plugin.pb-c.h"
 #include "plugin_env.h"
 #include "vm.h"
@@ -72,9 +73,10 @@ static void one_packet(unsigned ctl, const uint8_t *buf, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t off = 0;
+	int nfds;
 
 	if (base_fds < 0)
-		base_fds = penv_count_fds();
+		base_fds = fuzz_count_fds(-1);
 	while (off + 3 <= size) {
 		unsigned ctl = data[off];
 		size_t len = data[off + 1] | (size_t)data[off + 2] << 8;
@@ -87,7 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!vm_stop_requested(env.vm), "the VM stopped: %s", env.vm->stop.reason);
 	}
 	FUZZ_CHECK(penv_reset(&env) == 0, "reset");
-	FUZZ_CHECK(penv_count_fds() == base_fds, "fd leak: %d open, %d before",
-		   penv_count_fds(), base_fds);
+	nfds = fuzz_count_fds(base_fds);
+	if (nfds != base_fds)
+		fuzz_dump_fds();
+	FUZZ_CHECK(nfds == base_fds, "fd leak: %d open, %d before", nfds, base_fds);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
+#include "fuzz_util.h"
 #include "plugin.pb-c.h"
 #include "plugin_env.h"
 #include "ps.h"
@@ -173,9 +174,10 @@ static void normalise(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t off = 0;
+	int nfds;
 
 	if (base_fds < 0)
-		base_fds = penv_count_fds();
+		base_fds = fuzz_count_fds(-1);
 	while (off + 3 <= size) {
 		unsigned ctl = data[off];
 		size_t len = data[off + 1] | (size_t)data[off + 2] << 8;
@@ -188,7 +190,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!vm_stop_requested(env.vm), "the VM stopped: %s", env.vm->stop.reason);
 	}
 	normalise();
-	FUZZ_CHECK(penv_count_fds() == base_fds, "fd leak: %d open, %d before",
-		   penv_count_fds(), base_fds);
+	nfds = fuzz_count_fds(base_fds);
+	if (nfds != base_fds)
+		fuzz_dump_fds();
+	FUZZ_CHECK(nfds == base_fds, "fd leak: %d open, %d before", nfds, base_fds);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * Writes the seed corpora of the plugin fuzz targets (packed protobuf
  * requests framed as the targets read them) into DIR/fuzz_plugin_main and
- * DIR/fuzz_plugin_vcpu. Run once after a protocol change:
+ * DIR/fuzz_plugin_vcpu, and those of the introspection target into
+ * DIR/fuzz_kvmi. Run once after a protocol change:
  *   fuzz_gen_seeds test/fuzz/corpus
  * Regression inputs found by fuzzing are committed next to the seeds and are
  * not written by this program.
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <vigil/kvmi.h>
 
 #include "plugin.pb-c.h"
 
@@ -384,9 +387,102 @@ static void vcpu_seeds(const char *d)
 	save(d, "pause-and-junk");
 }
 
+
+/* Introspection: [ctl][len][hdr + body]; ctl 2 = fix the size, 3 = also
+ * answer the last event. */
+static void kmsg(unsigned ctl, uint16_t id, uint32_t seq, const void *body, size_t len)
+{
+	uint8_t buf[512];
+	struct vigil_kvmi_hdr h = { .msg_id = id, .size = (uint16_t)len, .seq = seq };
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), body, len);
+	rec_raw(ctl, buf, sizeof(h) + len);
+}
+
+static void kvmi_seeds(const char *d)
+{
+	struct vigil_kvmi_vcpu_req v0 = { 0 };
+	struct { struct vigil_kvmi_get_regs g; uint32_t msrs[2]; } gr = {
+		{ .vcpu = 0, .nmsrs = 2 }, { 0xc0000080, 0x10 } };
+	struct vigil_kvmi_get_cpuid cq = { .function = 0 };
+	struct vigil_kvmi_translate tr = { .gva = 0x400000 };
+	struct vigil_kvmi_event_reply er = { .action = VIGIL_KVMI_ACTION_ALLOW,
+					     .event = VIGIL_KVMI_EVENT_PAUSE };
+	struct vigil_kvmi_read_phys rp = { .gpa = 0x400000, .size = 64 };
+	struct { struct vigil_kvmi_write_phys w; uint8_t data[8]; } wp = {
+		{ .gpa = 0x600000, .size = 8 }, { 1, 2, 3, 4, 5, 6, 7, 8 } };
+	struct { struct vigil_kvmi_page_access a; struct vigil_kvmi_page_entry e[2]; } pa = {
+		{ .count = 2 }, { { .gpa = 0x600000, .access = VIGIL_KVMI_PAGE_R },
+				  { .gpa = 0x601000, .access = VIGIL_KVMI_PAGE_R | VIGIL_KVMI_PAGE_X } } };
+	struct vigil_kvmi_control_events ce = { .vcpu = VIGIL_KVMI_ALL_VCPUS,
+		.op = VIGIL_KVMI_EVENTS_ENABLE,
+		.events = VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_PF) | VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_MSR) };
+	struct vigil_kvmi_control_cr cc = { .cr = 3, .enable = 1 };
+	struct vigil_kvmi_control_msr cm = { .enable = 1, .msr = 0xc0000080 };
+	struct vigil_kvmi_control_singlestep cs = { .enable = 0 };
+	struct vigil_kvmi_set_breakpoint bp = { .index = 1, .enable = 1, .type = VIGIL_KVMI_BP_EXEC,
+						.len = 1, .gva = 0x400000 };
+	struct vigil_kvmi_inject_exception ie = { .vector = 14, .has_error = 1, .cr2 = 0x1234 };
+	struct vigil_kvmi_set_regs sr = { .vcpu = 0 };
+
+	kmsg(2, VIGIL_KVMI_GET_VERSION, 1, NULL, 0);
+	kmsg(2, VIGIL_KVMI_GET_GUEST_INFO, 2, NULL, 0);
+	save(d, "version-info");
+
+	kmsg(2, VIGIL_KVMI_PAUSE_VCPU, 1, &v0, sizeof(v0));
+	kmsg(2, VIGIL_KVMI_GET_REGISTERS, 2, &gr, sizeof(gr));
+	kmsg(2, VIGIL_KVMI_GET_CPUID, 3, &cq, sizeof(cq));
+	kmsg(2, VIGIL_KVMI_GET_XCR, 4, &v0, sizeof(v0));
+	kmsg(2, VIGIL_KVMI_GET_XSAVE, 5, &v0, sizeof(v0));
+	kmsg(2, VIGIL_KVMI_TRANSLATE_GVA, 6, &tr, sizeof(tr));
+	kmsg(3, VIGIL_KVMI_EVENT_REPLY, 0, &er, sizeof(er));
+	save(d, "pause-inspect-reply");
+
+	kmsg(2, VIGIL_KVMI_READ_PHYSICAL, 1, &rp, sizeof(rp));
+	kmsg(2, VIGIL_KVMI_GET_MEMFD, 2, NULL, 0);
+	kmsg(2, VIGIL_KVMI_SET_PAGE_ACCESS, 3, &pa, sizeof(pa));
+	pa.e[0].access = 0;
+	pa.e[1].access = 0;
+	kmsg(2, VIGIL_KVMI_GET_PAGE_ACCESS, 4, &pa, sizeof(pa));
+	pa.e[0].access = VIGIL_KVMI_PAGE_RWX;
+	pa.e[1].access = VIGIL_KVMI_PAGE_RWX;
+	kmsg(2, VIGIL_KVMI_SET_PAGE_ACCESS, 5, &pa, sizeof(pa));
+	save(d, "memory");
+
+	kmsg(2, VIGIL_KVMI_WRITE_PHYSICAL, 1, &wp, sizeof(wp));
+	kmsg(2, VIGIL_KVMI_CONTROL_EVENTS, 2, &ce, sizeof(ce));
+	kmsg(2, VIGIL_KVMI_CONTROL_CR, 3, &cc, sizeof(cc));
+	kmsg(2, VIGIL_KVMI_CONTROL_MSR, 4, &cm, sizeof(cm));
+	kmsg(2, VIGIL_KVMI_CONTROL_SINGLESTEP, 5, &cs, sizeof(cs));
+	kmsg(2, VIGIL_KVMI_SET_BREAKPOINT, 6, &bp, sizeof(bp));
+	kmsg(2, VIGIL_KVMI_PAUSE_VCPU, 7, &v0, sizeof(v0));
+	kmsg(2, VIGIL_KVMI_INJECT_EXCEPTION, 8, &ie, sizeof(ie));
+	kmsg(2, VIGIL_KVMI_GET_REGISTERS, 9, &gr, sizeof(gr.g));
+	kmsg(2, VIGIL_KVMI_SET_REGISTERS, 10, &sr, sizeof(sr));
+	kmsg(3, VIGIL_KVMI_EVENT_REPLY, 0, &er, sizeof(er));
+	save(d, "controls");
+
+	rec_raw(0, "\x02\x00\x00\x00", 4);              /* truncated header */
+	kmsg(0, VIGIL_KVMI_GET_VERSION, 2, "\0\0\0\0", 0); /* size says 0 ... */
+	seed[seed_len - 11 + 2 + 3] = 4;                  /* ... now 4, datagram 8 */
+	v0.padding[1] = 1;
+	kmsg(2, VIGIL_KVMI_PAUSE_VCPU, 3, &v0, sizeof(v0)); /* padding */
+	v0.padding[1] = 0;
+	v0.vcpu = 7;
+	kmsg(2, VIGIL_KVMI_PAUSE_VCPU, 4, &v0, sizeof(v0)); /* no such vCPU */
+	kmsg(2, 99, 5, NULL, 0);                            /* unknown id */
+	kmsg(2, VIGIL_KVMI_EVENT_REPLY, 6, &er, sizeof(er)); /* a reply to nothing */
+	kmsg(2, VIGIL_KVMI_EVENT_REPLY, 7, &er, 4);          /* a short one */
+	v0.vcpu = 0;
+	kmsg(2, VIGIL_KVMI_UNHOOK, 8, &v0, sizeof(v0));
+	kmsg(2, VIGIL_KVMI_GET_VERSION, 9, NULL, 0);         /* after a new attach */
+	save(d, "malformed");
+}
+
 int main(int argc, char **argv)
 {
-	char dm[512], dv[512];
+	char dm[512], dv[512], dk[512];
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -394,7 +490,9 @@ int main(int argc, char **argv)
 	}
 	snprintf(dm, sizeof(dm), "%s/fuzz_plugin_main", argv[1]);
 	snprintf(dv, sizeof(dv), "%s/fuzz_plugin_vcpu", argv[1]);
-	if ((mkdir(dm, 0755) < 0 && errno != EEXIST) || (mkdir(dv, 0755) < 0 && errno != EEXIST)) {
+	snprintf(dk, sizeof(dk), "%s/fuzz_kvmi", argv[1]);
+	if ((mkdir(dm, 0755) < 0 && errno != EEXIST) || (mkdir(dv, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(dk, 0755) < 0 && errno != EEXIST)) {
 		perror("mkdir");
 		return 1;
 	}
@@ -404,5 +502,6 @@ int main(int argc, char **argv)
 	main_state(dm);
 	main_vcpus(dm);
 	vcpu_seeds(dv);
+	kvmi_seeds(dk);
 	return 0;
 }

@@ -47,8 +47,6 @@ void penv_down(struct penv *e);
 /* Between inputs: a fresh server on the same VM, or a fresh VM and server
  * once the vCPUs were started or the VM stopped. */
 int penv_reset(struct penv *e);
-/* Open fds of this process (leak checks). */
-int penv_count_fds(void);
 /* Send one packet with @nfds fds (not consumed) on @fd and pump until one
  * reply arrived or @timeout_ms passed. Returns 1 with the reply in
  * e->reply, 0 without one, -errno. Fds that came with the reply are closed. */
