@@ -125,6 +125,9 @@ void kvmi_caps_probe(struct kvmi *k)
 	c->readonly_mem = kvm->has_readonly_mem;
 	c->exception_payload = kvm->has_exception_payload;
 	c->step_blockirq = kvm->has_guest_debug_blockirq;
+	c->sync_regs = (kvm_host_check(kvm, KVM_CAP_SYNC_REGS) &
+			(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) ==
+		       (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS);
 	c->sw_bp = probe_debug(kvm, int3, sizeof(int3), 0, KVM_GUESTDBG_USE_SW_BP);
 	step0 = probe_debug(kvm, nops, sizeof(nops), 0, KVM_GUESTDBG_SINGLESTEP);
 	step3 = probe_debug(kvm, nops, sizeof(nops), 3, KVM_GUESTDBG_SINGLESTEP);

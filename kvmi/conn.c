@@ -246,6 +246,9 @@ static int conn_new(struct kvmi *k, int fd)
 		return -ENOMEM;
 	}
 	k->conn = c;
+	pthread_rwlock_wrlock(&k->conn_lock);
+	k->conn_fd = fd;
+	pthread_rwlock_unlock(&k->conn_lock);
 	atomic_store(&k->hooked, true);
 	send_attach(fd, VIGIL_KVMI_OK, k->nr_vcpus);
 	return 0;
@@ -291,6 +294,9 @@ void kvmi_detach(struct kvmi *k, uint32_t reason)
 	if (!c)
 		return;
 	atomic_store(&k->hooked, false);
+	pthread_rwlock_wrlock(&k->conn_lock);   /* no vCPU sends on it any more */
+	k->conn_fd = -1;
+	pthread_rwlock_unlock(&k->conn_lock);
 	kvmi_msr_clear(k);
 	kvmi_pages_clear(k);
 	kvmi_release_all(k);

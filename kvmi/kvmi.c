@@ -82,6 +82,8 @@ int kvmi_new(struct kvmi **out, struct vm *vm, struct event_base *base,
 	k->base = base;
 	k->cfg = *cfg;
 	k->listen_fd = -1;
+	k->conn_fd = -1;
+	pthread_rwlock_init(&k->conn_lock, NULL);
 	pthread_mutex_init(&k->q_lock, NULL);
 	pthread_cond_init(&k->q_cond, NULL);
 	if (!k->cfg.answer_timeout_ms)
@@ -133,6 +135,7 @@ void kvmi_free(struct kvmi **kp)
 	free(k->vcpus);
 	kvmi_pages_fini(&k->pages);
 	pthread_cond_destroy(&k->q_cond);
+	pthread_rwlock_destroy(&k->conn_lock);
 	pthread_mutex_destroy(&k->q_lock);
 	free(k->path);
 	free(k);

@@ -29,6 +29,7 @@ struct kvmi_caps {
 	bool exception_payload;
 	bool step_blockirq;
 	bool sw_bp;            /* KVM_GUESTDBG_USE_SW_BP works (probed: never here) */
+	bool sync_regs;        /* KVM_CAP_SYNC_REGS covers regs and sregs */
 	uint64_t commands, events, events_caveat;
 };
 
@@ -98,6 +99,7 @@ struct kvmi_vcpu {
 	bool stepping;                  /* KVM single-step currently on */
 	bool step_check_now;            /* decode the instruction at RIP before entry */
 	bool exec_restore;              /* a page was opened for one instruction */
+	bool sync_fresh;                /* run->s.regs holds this exit's regs/sregs */
 	uint64_t exec_restore_gpa;
 	struct vcpu_call restore_call;
 	bool q_parked;                  /* under k->q_lock */
@@ -123,6 +125,8 @@ struct kvmi {
 	int listen_fd;
 	struct event *ev_listen;
 	struct kvmi_conn *conn;        /* attached tool or NULL */
+	pthread_rwlock_t conn_lock;    /* conn_fd for vCPU threads sending events */
+	int conn_fd;
 	struct kvmi_vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct kvmi_caps caps;

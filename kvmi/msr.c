@@ -160,6 +160,7 @@ static int msr_retry(struct kvmi_vcpu *kv)
 	if (kvmi_complete_exit(kv) < 0 || ioctl(kv->vcpu->fd, KVM_GET_REGS, &regs) < 0)
 		return -EIO;
 	regs.rip = rip;
+	kv->sync_fresh = false;
 	if (ioctl(kv->vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	kv->vcpu->run->exit_reason = KVM_EXIT_INTR;

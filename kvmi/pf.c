@@ -185,6 +185,7 @@ static int exec_skip(struct kvmi_vcpu *kv, struct fetch_ctx *f)
 	if (len < 0)
 		return 1;  /* cannot decode: behave as RETRY */
 	f->regs.rip += (unsigned)len;
+	kv->sync_fresh = false;
 	return ioctl(kv->vcpu->fd, KVM_SET_REGS, &f->regs) < 0 ? -errno : 1;
 }
 

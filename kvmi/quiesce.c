@@ -20,7 +20,10 @@ static bool vcpu_quiet(struct kvmi_vcpu *kv)
 {
 	int st = atomic_load(&kv->vcpu->state);
 
-	return kv->q_parked || st != VCPU_RUNNING;
+	/* Waiting for an event answer (in_event) or on the reactor (PARKED), the
+	 * thread must pass kvmi_quiesce_point before it can enter the guest. */
+	return kv->q_parked || st != VCPU_RUNNING ||
+	       __atomic_load_n(&kv->in_event, __ATOMIC_ACQUIRE);
 }
 
 int kvmi_quiesce_begin(struct kvmi *k)

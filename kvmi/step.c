@@ -130,6 +130,7 @@ static int cr_event(struct kvmi_vcpu *kv, struct step_insn *s, struct vigil_kvmi
 			s->sregs.cr3 = rep->value;
 		else
 			s->sregs.cr4 = rep->value;
+		kv->sync_fresh = false;
 		if (ioctl(kv->vcpu->fd, KVM_SET_SREGS, &s->sregs) < 0)
 			return -errno;
 		rep->action = VIGIL_KVMI_ACTION_SKIP;  /* done: step over it */
@@ -233,6 +234,7 @@ int kvmi_step_check(struct kvmi_vcpu *kv)
 			return 0;
 		if (rep.action == VIGIL_KVMI_ACTION_SKIP) {
 			s.regs.rip += s.insn.length;
+			kv->sync_fresh = false;
 			if (ioctl(kv->vcpu->fd, KVM_SET_REGS, &s.regs) < 0)
 				return -errno;
 		}
@@ -258,6 +260,7 @@ static int bp_event(struct kvmi_vcpu *kv, uint64_t dr6)
 		return -errno;
 	/* Resume flag: the instruction breakpoint does not fire again at once. */
 	regs.rflags |= 1u << 16;
+	kv->sync_fresh = false;
 	return ioctl(kv->vcpu->fd, KVM_SET_REGS, &regs) < 0 ? -errno : 1;
 }
 

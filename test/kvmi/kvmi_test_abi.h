@@ -13,12 +13,13 @@ struct kt_ctl {
 	unsigned long long stop;      /* tool: end KT_BUSY */
 	unsigned long long scenario;
 	unsigned long long wpage, rpage, exec_page;
+	unsigned long long bench_kind, bench_n;  /* KT_BENCH: 0 wrmsr, 1 page write */
 	unsigned long long counter[32];
 };
 
 enum kt_scenario {
 	KT_IDLE = 1, KT_MSR_ACTIONS, KT_PAGE_WRITE, KT_PAGE_READ, KT_EXEC, KT_CR4,
-	KT_HYPERCALL, KT_INJECT, KT_MULTI, KT_BUSY,
+	KT_HYPERCALL, KT_INJECT, KT_MULTI, KT_BUSY, KT_BENCH, KT_XSETBV_LIDT, KT_BP_STEP,
 };
 
 #define KT_MSR             0xc0000082u   /* LSTAR: any value is accepted */
@@ -45,5 +46,7 @@ enum kt_scenario {
 #define KT_HC_INJECT 78
 #define KT_PF_CR2    0xdead000ull
 #define KT_PF_ERR    0x2u
+#define KT_HC_BENCH_START 1000   /* + vCPU id */
+#define KT_HC_BENCH_END   2000   /* + vCPU id */
 
 #endif

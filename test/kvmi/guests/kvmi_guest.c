@@ -137,6 +137,21 @@ static void run_busy(unsigned id)
 	}
 }
 
+static void run_bench(unsigned id)
+{
+	volatile uint64_t *p = (volatile uint64_t *)wpage + id;
+	uint64_t i, n = CTL->bench_n;
+
+	outl(VIGIL_KVMI_HYPERCALL_PORT, KT_HC_BENCH_START + id);
+	if (CTL->bench_kind == 0)
+		for (i = 0; i < n; i++)
+			wrmsr(KT_MSR, KT_MULTI_BASE + i);
+	else
+		for (i = 0; i < n; i++)
+			*p = i;
+	outl(VIGIL_KVMI_HYPERCALL_PORT, KT_HC_BENCH_END + id);
+}
+
 void guest_main(unsigned id, unsigned nr)
 {
 	(void)nr;
@@ -159,6 +174,7 @@ void guest_main(unsigned id, unsigned nr)
 	case KT_INJECT: if (id == 0) run_inject(); break;
 	case KT_MULTI: run_multi(id); break;
 	case KT_BUSY: run_busy(id); break;
+	case KT_BENCH: run_bench(id); break;
 	default: GUEST_ASSERT(0);
 	}
 }
