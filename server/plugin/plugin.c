@@ -106,6 +106,19 @@ static void plugin_on_stop(struct vm *vm, void *opaque)
 	ps_vcpu_fail_waits(pl, -ESHUTDOWN);
 }
 
+/* Child: close every fd above stdio but @a and @b. The plugin must not get
+ * what vigild inherited from its own parent without O_CLOEXEC. */
+static void close_others(int a, int b)
+{
+	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
+
+	if (lo > 3)
+		close_range(3, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
+}
+
 static void child_exec(const struct vigild_opts *o, int sock, int errpipe)
 {
 	const char *argv[VIGILD_MAX_PLUGIN_ARGS + 2];
@@ -124,6 +137,7 @@ static void child_exec(const struct vigild_opts *o, int sock, int errpipe)
 	snprintf(num, sizeof(num), "%d", fd);
 	if (fd < 0 || setenv("CROSVM_SOCKET", num, 1) < 0)
 		goto fail;
+	close_others(fd, errpipe);
 	argv[0] = o->plugin;
 	for (unsigned i = 0; i < o->nr_plugin_args; i++)
 		argv[i + 1] = o->plugin_args[i];
