@@ -5,6 +5,8 @@
 #
 # Usage: tools/test.sh [BUILD_DIR]
 #   VIGIL_TEST_SANITIZERS=0   skip the sanitizer passes
+#   VIGIL_TEST_FUZZ=0         skip the short libFuzzer pass (test/fuzz/run.sh)
+#   VIGIL_FUZZ_SECONDS=N      seconds per fuzz target (default 25)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -16,6 +18,14 @@ echo "== build and test: $build"
 cmake -S "$top" -B "$build" -DVIGIL_WERROR=ON
 cmake --build "$build" -j"$jobs"
 (cd "$build" && ctest --output-on-failure -j"$jobs" --timeout 600)
+
+if [ "${VIGIL_TEST_FUZZ:-1}" != 0 ]; then
+	fuzz_rc=0
+	"$top/test/fuzz/run.sh" -t "${VIGIL_FUZZ_SECONDS:-25}" -b "$build-fuzz" || fuzz_rc=$?
+	if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_rc" -ne 77 ]; then
+		exit "$fuzz_rc"
+	fi
+fi
 
 if [ "${VIGIL_TEST_SANITIZERS:-1}" = 0 ]; then
 	exit 0
