@@ -262,7 +262,8 @@ static int deliver_reply(struct vu_client *c, const struct vu_hdr *h,
 		if (call->reply)
 			memcpy(call->reply, body, len < call->reply_max ? len : call->reply_max);
 		keep = nfds < call->rfds_max ? nfds : call->rfds_max;
-		memcpy(call->rfds, fds, keep * sizeof(int));
+		if (keep)
+			memcpy(call->rfds, fds, keep * sizeof(int));
 		call->nrfds = keep;
 	}
 	c->pending_done = true;

@@ -197,7 +197,8 @@ static size_t put_msg(uint8_t *p, uint16_t id, uint16_t cmd, const void *body, s
 	struct vu_hdr h = { id, cmd, (uint32_t)(sizeof(h) + len), VU_F_TYPE_REPLY, 0 };
 
 	memcpy(p, &h, sizeof(h));
-	memcpy(p + sizeof(h), body, len);
+	if (len)
+		memcpy(p + sizeof(h), body, len);
 	return sizeof(h) + len;
 }
 
@@ -255,8 +256,15 @@ static int mutate_runs(unsigned n, const char *seed_path)
 {
 	size_t len;
 	uint8_t *seed = read_file(seed_path, &len), *m = malloc(len + 64);
-	int full = run_input(seed, len);
 	unsigned hist[8] = { 0 };
+	int full;
+
+	if (len == 0 || !m) {
+		free(seed);
+		free(m);
+		return 1;
+	}
+	full = run_input(seed, len);
 
 	printf("seed: %d of 7 steps\n", full);
 	srand(4242);

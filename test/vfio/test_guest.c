@@ -196,7 +196,8 @@ Test(vfio_guest, hung_server_times_out_and_guest_goes_on)
 Test(vfio_guest, vigild_drives_a_device_end_to_end)
 {
 	char spec[256];
-	struct proc_result *res = calloc(1, sizeof(*res));
+	static struct proc_result res_buf;
+	struct proc_result *res = &res_buf;
 	char *argv[] = { (char *)VIGILD_BIN, "run", "--guest", (char *)VFIO_GUEST_DMA,
 			 "--mem", "32M", "--device", spec, NULL };
 
@@ -208,12 +209,12 @@ Test(vfio_guest, vigild_drives_a_device_end_to_end)
 	cr_assert_eq(proc_run(argv, 40000, res), 0);
 	cr_assert_eq(res->status, 0, "stderr: %s", res->err);
 	cr_assert(strstr(res->out, "scenario 2 ok"), "stdout: %s", res->out);
-	free(res);
 }
 
 Test(vfio_guest, vigild_refuses_unreachable_socket_and_bad_spec)
 {
-	struct proc_result *res = calloc(1, sizeof(*res));
+	static struct proc_result res_buf;
+	struct proc_result *res = &res_buf;
 	char *a1[] = { (char *)VIGILD_BIN, "run", "--guest", (char *)VFIO_GUEST_DMA, "--device",
 		       "vfio-user,socket=/nonexistent/vu.sock", NULL };
 	char *a2[] = { (char *)VIGILD_BIN, "run", "--guest", (char *)VFIO_GUEST_DMA, "--device",
@@ -227,5 +228,4 @@ Test(vfio_guest, vigild_refuses_unreachable_socket_and_bad_spec)
 	cr_assert_eq(proc_run(a2, 20000, res), 0);
 	cr_assert_eq(res->status, 64, "stderr: %s", res->err);
 	cr_assert(strstr(res->err, "trace-dma"), "stderr: %s", res->err);
-	free(res);
 }

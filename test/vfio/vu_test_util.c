@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,8 @@ int vu_srv_start(struct vu_srv *s, const char *mode, const char *caps)
 	if (s->pid < 0)
 		return -errno;
 	if (s->pid == 0) {
+		/* A test that dies must not leave its server (and our pipes) behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(argv[0], argv);
 		_exit(127);
 	}
