@@ -188,6 +188,10 @@ static int wire_intx(struct vfio_dev *d)
 	err = vu_dev_get_irq_info(d->c, VFIO_PCI_INTX_IRQ_INDEX, &ii);
 	if (err || ii.count == 0 || !(ii.flags & VFIO_IRQ_INFO_EVENTFD))
 		return err;
+	if (!d->vm->cfg.irqchip) {
+		log_warn("vfio-user %s: no in-kernel irqchip: no interrupts", d->name);
+		return 0;
+	}
 	if (vu_client_caps(d->c)->max_msg_fds == 0) {
 		log_warn("vfio-user %s: the server takes no descriptors: no interrupts", d->name);
 		return 0;
