@@ -218,6 +218,9 @@ static void dev_enumerate(struct vfio_dev *d)
 		step = "DEVICE_GET_INFO";
 		err = vu_dev_get_info(d->c, &d->info);
 	}
+	/* Start the VM with the device in its reset state, as a machine would. */
+	if (!err && (d->info.flags & VFIO_DEVICE_FLAGS_RESET) && vu_dev_reset(d->c) < 0)
+		log_warn("vfio-user %s: DEVICE_RESET refused; going on", d->name);
 	if (!err && d->info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
 		step = "DEVICE_GET_INFO (no PCI config region)";
 		err = -ENODEV;
