@@ -19,6 +19,7 @@
 #define DMA_DEV_REG_DOORBELL  0x20   /* w: copy, then STATUS and INTx */
 #define DMA_DEV_REG_STATUS    0x24   /* r, 32 */
 #define DMA_DEV_REG_IRQS      0x28   /* r, 32: interrupts raised */
+#define DMA_DEV_REG_RESETS    0x2c   /* r, 32: DEVICE_RESETs received */
 #define DMA_DEV_REG_SCRATCH   0x30   /* rw, 64 */
 
 #define DMA_DEV_STATUS_DONE      0x1u

@@ -48,7 +48,7 @@ struct srv {
 	uint8_t *bar2;
 	int bar2_fd;
 	uint64_t src, dst, scratch;
-	uint32_t len, status, irq_count;
+	uint32_t len, status, irq_count, resets;
 	uint16_t next_id;
 };
 
@@ -219,6 +219,7 @@ static uint64_t bar0_read(struct srv *s, uint64_t off)
 	case DMA_DEV_REG_LEN: return s->len;
 	case DMA_DEV_REG_STATUS: return s->status;
 	case DMA_DEV_REG_IRQS: return s->irq_count;
+	case DMA_DEV_REG_RESETS: return s->resets;
 	case DMA_DEV_REG_SCRATCH: return s->scratch;
 	default: return 0;
 	}
@@ -468,6 +469,7 @@ static int dispatch(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
 	case VU_CMD_REGION_WRITE: return region_rw(s, h, body, len, true);
 	case VU_CMD_DEVICE_RESET:
 		s->status = s->irq_count = 0;
+		s->resets++;
 		return reply(s, h, NULL, 0, NULL, 0, -1);
 	default:
 		return reply_err(s, h, ENOSYS);

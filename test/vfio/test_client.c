@@ -246,6 +246,7 @@ Test(vfio_client, reset_is_acknowledged)
 	cr_assert_eq(rd32(DMA_DEV_REG_IRQS), 1);
 	cr_assert_eq(vu_dev_reset(cli), 0);
 	cr_assert_eq(rd32(DMA_DEV_REG_IRQS), 0);
+	cr_assert_eq(rd32(DMA_DEV_REG_RESETS), 1);
 }
 
 Test(vfio_client, error_reply_fails_only_that_access)

@@ -95,8 +95,8 @@ Test(vfio_guest, enumerates_sizes_bars_and_traps_or_maps_regions)
 	boot(NULL, NULL, SCENARIO_REGIONS);
 	st = run_ok();
 	cr_assert_eq(ctx.bar0, vfio_dev_bar(vfio_set_dev(set, 0), 0));
-	/* ID, scratch w+r, BAR2 trapped page w+r; the mapped page never exits. */
-	cr_assert_eq(st.region_calls, 5);
+	/* ID, resets, scratch w+r, BAR2 trapped page w+r; the mapped page never exits. */
+	cr_assert_eq(st.region_calls, 6);
 	cr_assert_not(vfio_dev_failed(vfio_set_dev(set, 0)));
 }
 

@@ -122,6 +122,7 @@ static void scenario_regions(unsigned slot, uint64_t bar0, uint64_t bar2)
 	volatile uint32_t *trapped = reg32(bar2, 0x10), *mapped = reg32(bar2, 4096 + 0x10);
 
 	GUEST_ASSERT_EQ(*reg32(bar0, DMA_DEV_REG_ID), DMA_DEV_ID);
+	GUEST_ASSERT_EQ(*reg32(bar0, DMA_DEV_REG_RESETS), 1);   /* vigild reset it at attach */
 	*reg64(bar0, DMA_DEV_REG_SCRATCH) = 0x0123456789abcdefULL;
 	GUEST_ASSERT_EQ(*reg64(bar0, DMA_DEV_REG_SCRATCH), 0x0123456789abcdefULL);
 	/* BAR2: first page trapped, second page mapped (sparse mmap). */
