@@ -22,7 +22,7 @@
 #define MSR_SFMASK  0xc0000084u
 #define EFER_SCE    1ull
 #define PTE_USER    0x7ull     /* present, writable, user */
-#define HELLO_TRIES 120000u    /* a few seconds of doorbells without a tool */
+#define HELLO_TRIES 150000u    /* a few seconds of doorbells without a tool */
 
 enum proc_state { PROC_FREE, PROC_RUNNABLE, PROC_DEAD };
 
