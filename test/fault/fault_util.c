@@ -115,3 +115,27 @@ int fault_count_fds(pid_t pid)
 	closedir(d);
 	return pid == getpid() ? n - 1 : n;
 }
+
+int fault_guest_ram_fd(pid_t pid)
+{
+	char dir[64], path[320], target[256];
+	struct dirent *de;
+	int fd = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while (fd < 0 && (de = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		if (strstr(target, "memfd:vigil-guest-ram"))
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	closedir(d);
+	return fd >= 0 ? fd : -ENOENT;
+}

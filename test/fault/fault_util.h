@@ -21,4 +21,9 @@ long fault_now_ms(void);
 /* Open fds of @pid (all kinds). */
 int fault_count_fds(pid_t pid);
 
+/* A read-only fd on @pid's guest RAM memfd (offset = guest physical address
+ * below the MMIO hole), opened through /proc: lets a test watch the guest
+ * without attaching anything to vigild. -errno. */
+int fault_guest_ram_fd(pid_t pid);
+
 #endif
