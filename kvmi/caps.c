@@ -110,7 +110,8 @@ static uint64_t caps_commands(void)
 
 	for (i = VIGIL_KVMI_GET_VERSION; i <= VIGIL_KVMI_UNHOOK; i++)
 		m |= 1ull << i;
-	return m | (1ull << VIGIL_KVMI_EVENT_REPLY);
+	return m | (1ull << VIGIL_KVMI_EVENT_REPLY) | (1ull << VIGIL_KVMI_SET_XFER) |
+	       (1ull << VIGIL_KVMI_READ_PHYSICAL_XFER);
 }
 
 void kvmi_caps_probe(struct kvmi *k)

@@ -312,6 +312,8 @@ static int dispatch_one(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 	case VIGIL_KVMI_SET_PAGE_ACCESS:
 	case VIGIL_KVMI_GET_PAGE_ACCESS:
 	case VIGIL_KVMI_GET_MEMFD:
+	case VIGIL_KVMI_SET_XFER:
+	case VIGIL_KVMI_READ_PHYSICAL_XFER:
 		return kvmi_cmd_mem(c, h, body, len);
 	case VIGIL_KVMI_CONTROL_EVENTS:
 	case VIGIL_KVMI_CONTROL_CR:

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "kvmi_int.h"
 #include "log.h"
@@ -52,6 +54,45 @@ static int handle_write(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 	if (vm_write_phys(k->vm, q->gpa, q + 1, q->size))
 		return VIGIL_KVMI_EFAULT;
 	r.generation = atomic_fetch_add(&k->generation, 1) + 1;
+	return kvmi_reply(c, h, 0, &r, sizeof(r));
+}
+
+static int handle_set_xfer(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
+			   const void *body, size_t len)
+{
+	const struct vigil_kvmi_set_xfer *q = body;
+	struct stat st;
+	void *p = NULL;
+
+	if (len != sizeof(*q) || q->size > VIGIL_KVMI_MAX_XFER || (q->size && c->rx_fd < 0))
+		return VIGIL_KVMI_EINVAL;
+	if (q->size) {
+		if (fstat(c->rx_fd, &st) < 0 || (uint64_t)st.st_size < q->size)
+			return VIGIL_KVMI_EINVAL;
+		p = mmap(NULL, q->size, PROT_READ | PROT_WRITE, MAP_SHARED, c->rx_fd, 0);
+		if (p == MAP_FAILED)
+			return VIGIL_KVMI_EINVAL;
+	}
+	if (c->xfer)
+		munmap(c->xfer, c->xfer_size);
+	c->xfer = p;
+	c->xfer_size = q->size;
+	return kvmi_reply(c, h, 0, NULL, 0);
+}
+
+static int handle_read_xfer(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
+			    const void *body, size_t len)
+{
+	const struct vigil_kvmi_read_phys_xfer *q = body;
+	struct vigil_kvmi_read_phys_reply r = { 0 };
+
+	if (len != sizeof(*q) || !q->size)
+		return VIGIL_KVMI_EINVAL;
+	if (!c->xfer || q->offset > c->xfer_size || q->size > c->xfer_size - q->offset)
+		return VIGIL_KVMI_E2BIG;
+	r.generation = atomic_load(&c->k->generation);
+	if (vm_read_phys(c->k->vm, q->gpa, c->xfer + q->offset, q->size))
+		return VIGIL_KVMI_EFAULT;
 	return kvmi_reply(c, h, 0, &r, sizeof(r));
 }
 
@@ -202,6 +243,10 @@ int kvmi_cmd_mem(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 		return handle_get_access(c, h, body, len);
 	case VIGIL_KVMI_GET_MEMFD:
 		return handle_memfd(c, h, len);
+	case VIGIL_KVMI_SET_XFER:
+		return handle_set_xfer(c, h, body, len);
+	case VIGIL_KVMI_READ_PHYSICAL_XFER:
+		return handle_read_xfer(c, h, body, len);
 	default:
 		return VIGIL_KVMI_ENOSYS;
 	}

@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ static void conn_free(struct kvmi_conn *c)
 		TAILQ_REMOVE(&c->outq, o, link);
 		free(o);
 	}
+	if (c->xfer)
+		munmap(c->xfer, c->xfer_size);
 	if (c->ev_read)
 		event_free(c->ev_read);
 	if (c->ev_write)
@@ -174,18 +177,46 @@ static void conn_message(struct kvmi_conn *c, const uint8_t *buf, ssize_t n)
 	kvmi_dispatch(c, &h, buf + sizeof(h), h.size);
 }
 
+/* One datagram and the fd it may carry (closed unless a handler takes it). */
+static ssize_t conn_recv(struct kvmi_conn *c, uint8_t *buf, size_t size)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	c->rx_fd = -1;
+	n = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		if (c->rx_fd >= 0)
+			close(c->rx_fd);
+		memcpy(&c->rx_fd, CMSG_DATA(cm), sizeof(int));
+	}
+	if (m.msg_flags & MSG_CTRUNC)
+		c->bad_msgs++;
+	return n;
+}
+
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	static _Thread_local _Alignas(8) uint8_t buf[sizeof(struct vigil_kvmi_hdr) + VIGIL_KVMI_MAX_MSG + 1];
+	static _Thread_local _Alignas(8) uint8_t buf[sizeof(struct vigil_kvmi_hdr) +
+						     VIGIL_KVMI_MAX_MSG + 1];
 	struct kvmi_conn *c = arg;
 	struct kvmi *k = c->k;
 	ssize_t n;
 	int i;
 
+	(void)fd;
 	(void)what;
 	/* A bounded batch per wake-up keeps other work (mailbox) flowing. */
 	for (i = 0; i < 32 && k->conn == c; i++) {
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		n = conn_recv(c, buf, sizeof(buf));
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
@@ -193,11 +224,14 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			kvmi_detach(k, 0);
 			return;
 		}
-		if ((size_t)n > sizeof(buf) - 1) {
+		if ((size_t)n > sizeof(buf) - 1)
 			conn_bad(c, NULL, 0, "oversized datagram");
-			continue;
+		else
+			conn_message(c, buf, n);
+		if (k->conn == c && c->rx_fd >= 0) {
+			close(c->rx_fd);   /* nobody took it */
+			c->rx_fd = -1;
 		}
-		conn_message(c, buf, n);
 	}
 }
 

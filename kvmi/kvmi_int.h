@@ -48,6 +48,9 @@ struct kvmi_conn {
 	TAILQ_HEAD(, kvmi_out) outq;
 	size_t outq_bytes;
 	uint64_t bad_msgs;
+	int rx_fd;             /* fd received with the message being handled */
+	uint8_t *xfer;         /* SET_XFER buffer (tool's memfd, mapped) */
+	size_t xfer_size;
 };
 
 /* An event on its way to the tool: owned jointly by the vCPU thread and the

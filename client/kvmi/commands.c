@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "kvmi_client_int.h"
 
@@ -29,7 +31,7 @@ int vigil_kvmi_send_raw(struct vigil_kvmi *c, const void *buf, size_t len, uint3
 		memcpy(&h, buf, sizeof(h));
 	else if (len)
 		memcpy(&h, buf, len);
-	return ok(kvmi_client_send(c, buf, len, seq, h.msg_id, reply, sizeof(reply), NULL));
+	return ok(kvmi_client_send(c, buf, len, seq, h.msg_id, reply, sizeof(reply), NULL, -1));
 }
 
 int vigil_kvmi_reply_event(struct vigil_kvmi *c, const struct vigil_kvmi_ev *ev,
@@ -172,8 +174,60 @@ int vigil_kvmi_get_xsave(struct vigil_kvmi *c, unsigned vcpu, struct kvm_xsave *
 	return ok(err);
 }
 
-int vigil_kvmi_read_physical(struct vigil_kvmi *c, uint64_t gpa, void *buf, size_t len,
-			     uint64_t *generation)
+int vigil_kvmi_xfer_setup(struct vigil_kvmi *c, size_t size, void **buf)
+{
+	struct vigil_kvmi_set_xfer q = { .size = size };
+	struct vigil_kvmi_error e;
+	uint8_t *p;
+	int fd, err;
+
+	if (!size || size > VIGIL_KVMI_MAX_XFER || c->xfer)
+		return c->xfer ? -EBUSY : -EINVAL;
+	fd = memfd_create("vigil-kvmi-xfer", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	c->send_fd = fd;
+	err = ok(CALL(c, VIGIL_KVMI_SET_XFER, &q, &e));
+	if (err) {
+		munmap(p, size);
+		close(fd);
+		return err;
+	}
+	c->xfer = p;
+	c->xfer_size = size;
+	c->xfer_fd = fd;
+	*buf = p;
+	return 0;
+}
+
+/* @buf lies inside the transfer buffer: one request, the server copies once. */
+static int read_xfer(struct vigil_kvmi *c, uint64_t gpa, void *buf, size_t len,
+		     uint64_t *generation)
+{
+	struct vigil_kvmi_read_phys_xfer q = { .gpa = gpa, .size = len,
+					       .offset = (uint64_t)((uint8_t *)buf - c->xfer) };
+	struct vigil_kvmi_read_phys_reply r;
+	int err = CALL(c, VIGIL_KVMI_READ_PHYSICAL_XFER, &q, &r);
+
+	if (err >= 0 && generation)
+		*generation = r.generation;
+	return ok(err);
+}
+
+/* Through the socket, VIGIL_KVMI_MAX_IO bytes per request. */
+static int read_inline(struct vigil_kvmi *c, uint64_t gpa, void *buf, size_t len,
+		       uint64_t *generation)
 {
 	struct vigil_kvmi_read_phys q = { 0 };
 	struct vigil_kvmi_read_phys_reply *r;
@@ -199,6 +253,15 @@ int vigil_kvmi_read_physical(struct vigil_kvmi *c, uint64_t gpa, void *buf, size
 	}
 	free(r);
 	return ok(err);
+}
+
+int vigil_kvmi_read_physical(struct vigil_kvmi *c, uint64_t gpa, void *buf, size_t len,
+			     uint64_t *generation)
+{
+	if (c->xfer && (uint8_t *)buf >= c->xfer && len <= c->xfer_size &&
+	    (size_t)((uint8_t *)buf - c->xfer) <= c->xfer_size - len)
+		return read_xfer(c, gpa, buf, len, generation);
+	return read_inline(c, gpa, buf, len, generation);
 }
 
 int vigil_kvmi_write_physical(struct vigil_kvmi *c, uint64_t gpa, const void *buf, size_t len,

@@ -28,12 +28,17 @@ struct vigil_kvmi {
 	void *want_buf;
 	size_t want_cap, want_len;
 	int want_fd;
+	int send_fd;              /* passed with the next request (SET_XFER) */
+	/* transfer buffer shared with the server */
+	uint8_t *xfer;
+	size_t xfer_size;
+	int xfer_fd;
 };
 
 int kvmi_client_pump(struct vigil_kvmi *c, int timeout_ms);
 int kvmi_client_call(struct vigil_kvmi *c, unsigned msg_id, const void *req, size_t req_len,
 		     void *reply, size_t reply_cap, int *fd_out);
 int kvmi_client_send(struct vigil_kvmi *c, const void *buf, size_t len, uint32_t seq,
-		     uint16_t msg_id, void *reply, size_t reply_cap, int *fd_out);
+		     uint16_t msg_id, void *reply, size_t reply_cap, int *fd_out, int send_fd);
 
 #endif

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -195,13 +196,34 @@ int kvmi_client_call(struct vigil_kvmi *c, unsigned msg_id, const void *req, siz
 	if (req_len)
 		memcpy(m + sizeof(*h), req, req_len);
 	r = kvmi_client_send(c, m, sizeof(*h) + req_len, h->seq, (uint16_t)msg_id,
-			     reply, reply_cap, fd_out);
+			     reply, reply_cap, fd_out, c->send_fd);
+	c->send_fd = -1;
 	free(m);
 	return r;
 }
 
+static int send_msg(int fd, const void *buf, size_t len, int send_fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (send_fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &send_fd, sizeof(int));
+	}
+	return sendmsg(fd, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
 int kvmi_client_send(struct vigil_kvmi *c, const void *buf, size_t len, uint32_t seq,
-		     uint16_t msg_id, void *reply, size_t reply_cap, int *fd_out)
+		     uint16_t msg_id, void *reply, size_t reply_cap, int *fd_out, int send_fd)
 {
 	struct vigil_kvmi_error e;
 	int r;
@@ -212,7 +234,7 @@ int kvmi_client_send(struct vigil_kvmi *c, const void *buf, size_t len, uint32_t
 	c->want_buf = reply;
 	c->want_cap = reply_cap;
 	c->want_fd = -1;
-	if (send(c->fd, buf, len, MSG_NOSIGNAL) < 0) {
+	if (send_msg(c->fd, buf, len, send_fd) < 0) {
 		c->want = false;
 		return errno == EMSGSIZE ? -EMSGSIZE : -ECONNRESET;
 	}
@@ -270,6 +292,8 @@ int vigil_kvmi_connect(const char *path, int timeout_ms, struct vigil_kvmi **out
 		return -ENOMEM;
 	c->buf = malloc(KVMI_CLIENT_BUF);
 	c->next_seq = 1;
+	c->send_fd = -1;
+	c->xfer_fd = -1;
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (!c->buf || c->fd < 0) {
 		r = c->buf ? -errno : -ENOMEM;
@@ -297,6 +321,10 @@ void vigil_kvmi_close(struct vigil_kvmi **cp)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->xfer)
+		munmap(c->xfer, c->xfer_size);
+	if (c->xfer_fd >= 0)
+		close(c->xfer_fd);
 	free(c->q);
 	free(c->buf);
 	free(c);

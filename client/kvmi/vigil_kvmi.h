@@ -100,6 +100,10 @@ VIGIL_KVMI_API int vigil_kvmi_get_xsave(struct vigil_kvmi *c, unsigned vcpu, str
  * if anything changed guest memory through the tool interface since. */
 VIGIL_KVMI_API int vigil_kvmi_read_physical(struct vigil_kvmi *c, uint64_t gpa, void *buf, size_t len,
 			     uint64_t *generation);
+/* Share a transfer buffer of @size bytes with the server (a memfd both map).
+ * *buf points at it; a read_physical whose destination lies inside it is one
+ * request of any length, copied once by the server. Once per handle. */
+VIGIL_KVMI_API int vigil_kvmi_xfer_setup(struct vigil_kvmi *c, size_t size, void **buf);
 /* generation 0 writes unconditionally; *new_generation may be NULL. */
 VIGIL_KVMI_API int vigil_kvmi_write_physical(struct vigil_kvmi *c, uint64_t gpa, const void *buf, size_t len,
 			      uint64_t generation, uint64_t *new_generation);

@@ -83,7 +83,9 @@ enum vigil_kvmi_msg {
 	VIGIL_KVMI_EVENT = 23,           /* server -> tool */
 	VIGIL_KVMI_EVENT_REPLY = 24,     /* tool -> server */
 	VIGIL_KVMI_NOTIFY_UNHOOK = 25,   /* server -> tool: server unhooks and closes */
-	VIGIL_KVMI_MSG_MAX = 26,
+	VIGIL_KVMI_SET_XFER = 26,        /* request carries a memfd (SCM_RIGHTS) */
+	VIGIL_KVMI_READ_PHYSICAL_XFER = 27,
+	VIGIL_KVMI_MSG_MAX = 28,
 };
 
 /* ---- event kinds (bit numbers in event masks; event.event holds one) ---- */
@@ -330,6 +332,19 @@ struct vigil_kvmi_mem_region {
 	uint64_t offset;
 };
 
+/* SET_XFER: the tool shares a buffer (memfd, MAP_SHARED) that
+ * READ_PHYSICAL_XFER fills directly: one copy, any length up to the buffer. */
+#define VIGIL_KVMI_MAX_XFER (1ull << 30)
+struct vigil_kvmi_set_xfer {
+	uint64_t size;       /* bytes of the memfd to use; 0 drops the buffer */
+};
+struct vigil_kvmi_read_phys_xfer {
+	uint64_t gpa;
+	uint64_t offset;     /* into the transfer buffer */
+	uint64_t size;       /* offset + size <= the buffer's size */
+};
+/* READ_PHYSICAL_XFER reply: struct vigil_kvmi_read_phys_reply (no data). */
+
 #define VIGIL_KVMI_BP_EXEC  0
 #define VIGIL_KVMI_BP_WRITE 1
 #define VIGIL_KVMI_BP_RW    3
@@ -481,6 +496,8 @@ _Static_assert(sizeof(struct vigil_kvmi_inject_exception) == 16, "inject_excepti
 _Static_assert(sizeof(struct vigil_kvmi_memfd_reply) == 24, "memfd_reply");
 _Static_assert(sizeof(struct vigil_kvmi_mem_region) == 24, "mem_region");
 _Static_assert(sizeof(struct vigil_kvmi_set_breakpoint) == 16, "set_breakpoint");
+_Static_assert(sizeof(struct vigil_kvmi_set_xfer) == 8, "set_xfer");
+_Static_assert(sizeof(struct vigil_kvmi_read_phys_xfer) == 24, "read_phys_xfer");
 _Static_assert(sizeof(struct vigil_kvmi_event_msrs) == 56, "event_msrs");
 _Static_assert(sizeof(struct vigil_kvmi_event) == 8 + 144 + 312 + 56, "event");
 _Static_assert(sizeof(struct vigil_kvmi_event_cr) == 24, "event_cr");
