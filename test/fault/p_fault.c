@@ -9,9 +9,10 @@
  *                            answering (never resume it); print vCPU 1's
  *                            round counter every 50 ms ("rounds N")
  *
- * The first line on stdout, before anything else, is "pid P fds F1,F2,...":
- * the fds this process had when it started, so the test can see what
- * vigild let through exec. In hang mode a second line "hung" follows once
+ * The first line on stdout, before anything else, is
+ * "pid P caps CAPEFF nnp NONEWPRIVS fds F1,F2,...": this process's effective
+ * capabilities, no_new_privs flag and the fds it had when it started, so the
+ * test can see what vigild let through exec. In hang mode a second line "hung" follows once
  * vCPU 0 waits on us.
  */
 #include <dirent.h>
@@ -26,14 +27,30 @@
 
 static struct ph h;
 
+/* "CapEff:\t0000..." -> "0000..." */
+static void status_field(const char *name, char *out, size_t len)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	snprintf(out, len, "?");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, strlen(name)) && line[strlen(name)] == ':')
+			sscanf(line + strlen(name) + 1, "%63s", out);
+	if (f)
+		fclose(f);
+}
+
 static void report_start(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
-	char line[512];
+	char line[512], caps[64], nnp[64];
 	int n, self = d ? dirfd(d) : -1;
 
-	n = snprintf(line, sizeof(line), "pid %d fds ", (int)getpid());
+	status_field("CapEff", caps, sizeof(caps));
+	status_field("NoNewPrivs", nnp, sizeof(nnp));
+	n = snprintf(line, sizeof(line), "pid %d caps %s nnp %s fds ", (int)getpid(), caps, nnp);
 	while (d && (de = readdir(d)))
 		if (de->d_name[0] != '.' && atoi(de->d_name) != self)
 			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s,", de->d_name);

@@ -5,7 +5,9 @@
  * guest; the test SIGKILLs the plugin at a random moment (fixed seed) in
  * each of 100 cycles. vigild must end the VM within a second with status 83,
  * reap the plugin (nothing is left for this subreaper to collect) and must
- * not have leaked any of its fds into the plugin across exec.
+ * not have leaked any fd into the plugin across exec (not even one vigild
+ * itself inherited without O_CLOEXEC); the plugin runs with no capability
+ * and no_new_privs.
  *
  * kill_inproc_100_cycles: the same plugin against the plugin server inside
  * this process (plugin_attach, as in the fuzz targets), so vigild's side can
@@ -54,13 +56,18 @@ static pid_t start_vigild(const char *mode, const char *vcpus, int *out)
 	return pid;
 }
 
-/* "pid P fds a,b,c," -> P; checks that only 0, 1, 2 and one more came in. */
+/* "pid P caps C nnp N fds a,b,c," -> P; checks that the plugin runs with no
+ * capability and no_new_privs, and that only 0, 1, 2 and its socket came in. */
 static pid_t parse_start(const char *line)
 {
 	int pid = 0, n = 0, fds[16];
 	const char *p = strstr(line, "fds ");
+	char caps[32], nnp[8];
 
-	cr_assert(sscanf(line, "pid %d", &pid) == 1 && p, "plugin said '%s'", line);
+	cr_assert(sscanf(line, "pid %d caps %31s nnp %7s", &pid, caps, nnp) == 3 && p,
+		  "plugin said '%s'", line);
+	cr_assert_str_eq(caps, "0000000000000000", "the plugin has capabilities: %s", line);
+	cr_assert_str_eq(nnp, "1", "the plugin can gain privileges: %s", line);
 	for (p += 4; *p && n < 16; p = strchr(p, ',') + 1) {
 		fds[n++] = atoi(p);
 		if (!strchr(p, ','))
