@@ -8,6 +8,8 @@
 #   tools/nested/run.sh [options] ctest BUILD [ctest selection options]
 #                                   run the tests ctest selects (-R, -L, ...)
 #   tools/nested/run.sh [options] probe            build and run the probe
+#   tools/nested/run.sh [options] ci BUILD         the probe and the KVM
+#                                   integration tests of BUILD, in one boot
 #   tools/nested/run.sh prepare                    only build the cache
 #
 # Everything comes from Debian's packages: QEMU is built from Debian's
@@ -41,6 +43,9 @@ QEMU_CONFIGURE="--target-list=x86_64-softmmu --without-default-features
 --enable-tcg --disable-kvm --disable-docs --disable-tools --disable-werror
 --disable-debug-info"
 KERNEL_MODULES="irqbypass ccp kvm kvm-amd"
+# The KVM integration tests (ci mode): those labelled "kvm" if any are,
+# else these.
+CI_TESTS='^(core_integ_|plugin$|kvmi_|vfio_guest)'
 
 boot_timeout=900
 cmd_timeout=600
@@ -392,6 +397,7 @@ make_payload() {
 	VIGIL_NESTED_CMD_TIMEOUT=$cmd_timeout
 	export VIGIL_KVM_PLATFORM=nested-kvm_amd
 	export LD_LIBRARY_PATH=$libpath
+	export CRITERION_VERBOSITY_LEVEL=1
 	EOF2
 	make_cpio "$payload" "$rundir/payload.cpio.gz"
 }
@@ -519,11 +525,24 @@ parse_args() {
 	done
 	case "${1:-}" in
 	ctest) shift; [ $# -gt 0 ] || { usage >&2; exit 2; }; add_ctest "$@"; return ;;
+	ci) [ $# -eq 2 ] || { usage >&2; exit 2; }; add_ci "$2"; return ;;
 	esac
 	for a in "$@"; do
 		payload_files+=("$a")
 		commands+=("$(basename "$a") $(printf '%q' "$(realpath "$a")")")
 	done
+}
+
+# ci mode: the probe, then the KVM integration tests of build directory $1.
+add_ci() {
+	build_probe
+	payload_files+=("$cache/probe")
+	commands+=("probe $(printf '%q' "$cache/probe")")
+	if (cd "$1" && ctest -N -L '^kvm$' | grep -q 'Test *#'); then
+		add_ctest "$1" -L '^kvm$'
+	else
+		add_ctest "$1" -R "$CI_TESTS"
+	fi
 }
 
 build_probe() {
