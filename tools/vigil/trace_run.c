@@ -30,6 +30,11 @@ struct session {
 	size_t nr_pages;
 	char reason[64];
 	bool vm_gone;
+	struct {                  /* last fetch answered ALLOW (see allow_fetch) */
+		unsigned vcpu;
+		uint64_t rip, gpa;
+		bool valid;
+	} last_fetch;
 };
 
 /* ---- options ---- */
@@ -503,6 +508,35 @@ static unsigned deny_fetch(struct session *s, const struct vigil_kvmi_ev *ev,
 	return VIGIL_KVMI_ACTION_SKIP;
 }
 
+/*
+ * ALLOW of a fetch from a page without X must let the instruction run; if
+ * the same vCPU comes back at the same RIP, it did not (seen on kvm_pvm at
+ * CPL3), so X is lifted for that page to let the guest go on, and said so.
+ */
+static unsigned allow_fetch(struct session *s, const struct vigil_kvmi_ev *ev,
+			    struct trace_verdict *v)
+{
+	struct vigil_kvmi_page_entry e = { .gpa = ev->u.pf.gpa & ~0xfffull };
+	bool again = s->last_fetch.valid && s->last_fetch.vcpu == ev->common.vcpu &&
+		     s->last_fetch.rip == ev->common.regs.rip && s->last_fetch.gpa == ev->u.pf.gpa;
+
+	s->last_fetch.valid = true;
+	s->last_fetch.vcpu = ev->common.vcpu;
+	s->last_fetch.rip = ev->common.regs.rip;
+	s->last_fetch.gpa = ev->u.pf.gpa;
+	if (!again || vigil_kvmi_get_page_access(s->c, e.gpa, &e.access) < 0)
+		return VIGIL_KVMI_ACTION_ALLOW;
+	e.access |= VIGIL_KVMI_PAGE_X;
+	if (vigil_kvmi_set_page_access(s->c, &e, 1, NULL) < 0)
+		return VIGIL_KVMI_ACTION_ALLOW;
+	for (size_t i = 0; i < s->nr_pages; i++)
+		if (s->pages[i].gpa == e.gpa)
+			s->pages[i].access = e.access;
+	v->note = "no progress under ALLOW: execute protection lifted for this page";
+	s->last_fetch.valid = false;
+	return VIGIL_KVMI_ACTION_RETRY;
+}
+
 static int on_pf(struct session *s, const struct vigil_kvmi_ev *ev, double ts)
 {
 	const struct vigil_kvmi_event_pf *pf = &ev->u.pf;
@@ -523,6 +557,8 @@ static int on_pf(struct session *s, const struct vigil_kvmi_ev *ev, double ts)
 			action = VIGIL_KVMI_ACTION_SKIP;
 		}
 	}
+	if (action == VIGIL_KVMI_ACTION_ALLOW && pf->access == VIGIL_KVMI_PAGE_X)
+		action = allow_fetch(s, ev, &v);
 	trace_out_event(s->out, ts, ev, &v, rule || range_watched(s->o, pf->gpa, pf->access));
 	return reply(s, ev, action);
 }
