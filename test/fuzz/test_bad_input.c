@@ -271,6 +271,32 @@ Test(bad_input, plugin_vcpu_replies_to_nothing_and_state_out_of_turn)
 	penv_fini(&pe);
 }
 
+Test(bad_input, plugin_vcpu_oversized_truncated_and_fds_are_einval_and_closed)
+{
+	static const uint8_t wait[] = { 0x0a, 0x00 };   /* VcpuRequest{wait{}} */
+	size_t big = 600 << 10;
+	uint8_t *junk = calloc(1, big);
+	int efd, base;
+	unsigned rc;
+
+	plugin_up();
+	cr_assert_eq(penv_get_vcpus(&pe), 0);
+	base = fuzz_count_fds(-1);
+	memset(junk, 0x0a, big);
+	cr_assert(penv_call(&pe, pe.vcpu_fd[1], junk, big, NULL, 0, 2000) == 1);
+	cr_assert_eq(penv_vcpu_reply(&pe, &rc), -EINVAL);
+	cr_assert_eq(rc, VCPU_RESPONSE__MESSAGE__NOT_SET);
+	cr_assert(penv_call(&pe, pe.vcpu_fd[1], wait, 1, NULL, 0, 2000) == 1);  /* cut */
+	cr_assert_eq(penv_vcpu_reply(&pe, &rc), -EINVAL);
+	efd = eventfd(0, EFD_CLOEXEC);
+	cr_assert(penv_call(&pe, pe.vcpu_fd[1], junk, 16, &efd, 1, 2000) == 1);
+	cr_assert_eq(penv_vcpu_reply(&pe, &rc), -EINVAL);
+	close(efd);
+	cr_assert_eq(fuzz_count_fds(base), base, "the server kept an fd sent on a vCPU socket");
+	free(junk);
+	penv_fini(&pe);
+}
+
 /* ---- introspection ---- */
 
 static struct kenv ke;
