@@ -30,6 +30,14 @@ struct mbox_msg {
 	bool queued;              /* owned by the mailbox: posted, not yet popped */
 };
 
+/* Every message must start out initialised (zeroed or with this). */
+static inline void mbox_msg_init(struct mbox_msg *msg, mbox_handler_fn handler, void *opaque)
+{
+	msg->handler = handler;
+	msg->opaque = opaque;
+	msg->queued = false;
+}
+
 struct mailbox {
 	pthread_mutex_t lock;
 	TAILQ_HEAD(, mbox_msg) queue;

@@ -70,8 +70,7 @@ static int post_async(struct pvcpu *pv, uint32_t space, uint64_t addr, const voi
 	a = malloc(sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->msg.handler = ps_async_cb;
-	a->msg.opaque = a;
+	mbox_msg_init(&a->msg, ps_async_cb, a);
 	a->pv = pv;
 	a->space = space;
 	a->addr = addr;
