@@ -12,7 +12,7 @@ struct kt_ctl {
 	unsigned long long go;        /* tool: start the scenario */
 	unsigned long long stop;      /* tool: end KT_BUSY */
 	unsigned long long scenario;
-	unsigned long long wpage, rpage, exec_page;
+	unsigned long long wpage, rpage, exec_page, bp_target;
 	unsigned long long bench_kind, bench_n;  /* KT_BENCH: 0 wrmsr, 1 page write */
 	unsigned long long counter[32];
 };
@@ -46,6 +46,7 @@ enum kt_scenario {
 #define KT_HC_INJECT 78
 #define KT_PF_CR2    0xdead000ull
 #define KT_PF_ERR    0x2u
+#define KT_HC_STEP   79
 #define KT_HC_BENCH_START 1000   /* + vCPU id */
 #define KT_HC_BENCH_END   2000   /* + vCPU id */
 

@@ -2,6 +2,7 @@
  * and vigild's exit status says whether it was satisfied. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -308,6 +309,133 @@ Test(kvmi_events, unanswered_event_times_out_with_default_action)
 	kt_set_stop(&t);
 	expect_exit(0);
 	cr_assert(strstr(t.log, "no answer"), "timeout warning in the log:\n%s", t.log);
+}
+
+Test(kvmi_events, xsetbv_and_lidt_skip_allow)
+{
+	struct vigil_kvmi_ev ev;
+	uint64_t xcr0, first;
+
+	kt_start(&t, 1, 0);
+	kt_ready(&t);
+	enable(0, VIGIL_KVMI_EVENT_XSETBV);
+	enable(0, VIGIL_KVMI_EVENT_DESCRIPTOR);
+	kt_go(&t, KT_XSETBV_LIDT);
+	kt_event(&t, &ev, 30000);
+	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_XSETBV);
+	cr_assert_eq(ev.u.xsetbv.xcr, 0);
+	cr_assert_eq(ev.u.xsetbv.new_value, 3);
+	first = ev.u.xsetbv.old_value;
+	cr_assert_eq(vigil_kvmi_get_xcr0(t.c, 0, &xcr0), 0);
+	cr_assert_eq(xcr0, first);
+	reply(&ev, VIGIL_KVMI_ACTION_SKIP);
+	kt_event(&t, &ev, 30000);
+	cr_assert_eq(ev.u.xsetbv.old_value, first, "SKIP left XCR0 unchanged");
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	kt_event(&t, &ev, 30000);
+	cr_assert_eq(ev.u.xsetbv.old_value, 3, "ALLOW wrote XCR0");
+	cr_assert_eq(vigil_kvmi_get_xcr0(t.c, 0, &xcr0), 0);
+	cr_assert_eq(xcr0, 3);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	kt_event(&t, &ev, 30000);
+	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_DESCRIPTOR);
+	cr_assert_eq(ev.u.desc.descriptor, VIGIL_KVMI_DESC_IDTR);
+	reply(&ev, VIGIL_KVMI_ACTION_SKIP);
+	kt_event(&t, &ev, 30000);
+	cr_assert_eq(ev.u.desc.descriptor, VIGIL_KVMI_DESC_IDTR);
+	cr_assert_eq(vigil_kvmi_control_events(t.c, 0, VIGIL_KVMI_EVENTS_SET, 0, NULL), 0);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	expect_exit(0);
+}
+
+Test(kvmi_events, xsave_while_paused)
+{
+	struct vigil_kvmi_ev ev;
+	struct kvm_xsave *xs = malloc(sizeof(*xs));
+
+	kt_start(&t, 1, 0);
+	kt_ready(&t);
+	kt_go(&t, KT_IDLE);
+	cr_assert_eq(vigil_kvmi_get_xsave(t.c, 0, xs), -EAGAIN);
+	cr_assert_eq(vigil_kvmi_pause_vcpu(t.c, 0), 0);
+	kt_event(&t, &ev, 5000);
+	cr_assert_eq(vigil_kvmi_get_xsave(t.c, 0, xs), 0);
+	/* Legacy area: FCW defaults to 0x37f. */
+	cr_assert_eq(xs->region[0] & 0xffff, 0x37f);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	free(xs);
+}
+
+Test(kvmi_events, hardware_breakpoint_and_singlestep)
+{
+	struct vigil_kvmi_ev ev;
+	unsigned steps = 0;
+
+	kt_start(&t, 1, 0);
+	kt_ready(&t);
+	enable(0, VIGIL_KVMI_EVENT_BREAKPOINT);
+	enable(0, VIGIL_KVMI_EVENT_HYPERCALL);
+	enable(0, VIGIL_KVMI_EVENT_SINGLESTEP);
+	cr_assert_eq(vigil_kvmi_set_breakpoint(t.c, 0, 4, 1, VIGIL_KVMI_BP_EXEC, 1, 0), -EINVAL);
+	cr_assert_eq(vigil_kvmi_set_breakpoint(t.c, 0, 1, 1, VIGIL_KVMI_BP_EXEC, 1, t.ctl.bp_target),
+		     0);
+	kt_go(&t, KT_BP_STEP);
+	kt_event(&t, &ev, 10000);
+	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_BREAKPOINT);
+	cr_assert_eq(ev.u.bp.gva, t.ctl.bp_target);
+	cr_assert_eq(ev.u.bp.index, 1);
+	cr_assert_eq(ev.common.regs.rip, t.ctl.bp_target);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	kt_event(&t, &ev, 10000);
+	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_BREAKPOINT, "the breakpoint stays armed");
+	cr_assert_eq(vigil_kvmi_set_breakpoint(t.c, 0, 1, 0, VIGIL_KVMI_BP_EXEC, 1, 0), 0);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	kt_event(&t, &ev, 10000);
+	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_HYPERCALL);
+	cr_assert_eq(ev.u.hc.value, KT_HC_STEP);
+	cr_assert_eq(vigil_kvmi_control_singlestep(t.c, 0, 1), 0);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	while (steps < 5) {
+		kt_event(&t, &ev, 10000);
+		cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_SINGLESTEP);
+		steps++;
+		if (steps == 5)
+			cr_assert_eq(vigil_kvmi_control_singlestep(t.c, 0, 0), 0);
+		reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	}
+	expect_exit(0);
+}
+
+Test(kvmi_events, malformed_event_reply_keeps_the_vcpu_waiting)
+{
+	struct {
+		struct vigil_kvmi_hdr h;
+		struct vigil_kvmi_event_reply r;
+	} m;
+	struct vigil_kvmi_ev ev;
+
+	kt_start(&t, 1, 0);
+	kt_ready(&t);
+	kt_go(&t, KT_IDLE);
+	cr_assert_eq(vigil_kvmi_pause_vcpu(t.c, 0), 0);
+	kt_event(&t, &ev, 5000);
+	memset(&m, 0, sizeof(m));
+	m.h.msg_id = VIGIL_KVMI_EVENT_REPLY;
+	m.h.size = sizeof(m.r);
+	m.h.seq = ev.seq;
+	m.r.event = ev.common.event;
+	m.r.padding2 = 1;                                /* non-zero padding */
+	cr_assert_eq(vigil_kvmi_send_raw(t.c, &m, sizeof(m), ev.seq), -EINVAL);
+	m.r.padding2 = 0;
+	m.r.event = VIGIL_KVMI_EVENT_MSR;                /* wrong kind */
+	cr_assert_eq(vigil_kvmi_send_raw(t.c, &m, sizeof(m), ev.seq), -EINVAL);
+	m.r.event = ev.common.event;
+	m.r.action = 9;                                  /* no such action */
+	cr_assert_eq(vigil_kvmi_send_raw(t.c, &m, sizeof(m), ev.seq), -EINVAL);
+	/* Still paused: registers are readable. */
+	cr_assert_eq(vigil_kvmi_get_registers(t.c, 0, NULL, NULL, NULL, 0, NULL, NULL), 0);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	cr_assert_eq(vigil_kvmi_reply_errors(t.c, NULL), 0, "the valid reply was accepted");
 }
 
 Test(kvmi_events, int3_breakpoints_need_sw_bp)

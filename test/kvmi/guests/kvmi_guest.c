@@ -137,6 +137,44 @@ static void run_busy(unsigned id)
 	}
 }
 
+static inline void xsetbv0(uint64_t v)
+{
+	__asm__ volatile("xsetbv" :: "a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(0) : "memory");
+}
+
+/* The tool checks XCR0 (GET_XCR): on kvm_pvm the guest cannot, since XGETBV
+ * at CPL0 fails emulation and at CPL3 shows the host's XCR0. */
+static void run_xsetbv_lidt(void)
+{
+	struct __attribute__((packed)) { uint16_t limit; uint64_t base; } idt;
+	uint32_t a, b, c, d;
+
+	cpuid(1, 0, &a, &b, &c, &d);
+	GUEST_ASSERT_MSG(c & (1u << 26), "XSAVE needed");
+	write_cr4(read_cr4() | (1ull << 18));   /* OSXSAVE */
+	xsetbv0(3);                             /* tool: SKIP */
+	xsetbv0(3);                             /* tool: ALLOW */
+	xsetbv0(1);                             /* tool: ALLOW */
+	__asm__ volatile("sidt %0" : "=m"(idt));
+	__asm__ volatile("lidt %0" :: "m"(idt));   /* tool: SKIP */
+	__asm__ volatile("lidt %0" :: "m"(idt));   /* tool: ALLOW */
+}
+
+__attribute__((noinline)) uint64_t bp_target(uint64_t v);
+__attribute__((noinline)) uint64_t bp_target(uint64_t v)
+{
+	__asm__ volatile("" ::: "memory");
+	return v * 3;
+}
+
+static void run_bp_step(void)
+{
+	GUEST_ASSERT_EQ(bp_target(5), 15);      /* BREAKPOINT */
+	GUEST_ASSERT_EQ(bp_target(7), 21);      /* BREAKPOINT, then the tool removes it */
+	outl(VIGIL_KVMI_HYPERCALL_PORT, KT_HC_STEP);   /* tool turns single-step on */
+	GUEST_ASSERT_EQ(bp_target(2), 6);       /* stepped */
+}
+
 static void run_bench(unsigned id)
 {
 	volatile uint64_t *p = (volatile uint64_t *)wpage + id;
@@ -159,6 +197,7 @@ void guest_main(unsigned id, unsigned nr)
 		CTL->wpage = (uint64_t)(uintptr_t)wpage;
 		CTL->rpage = (uint64_t)(uintptr_t)rpage;
 		CTL->exec_page = (uint64_t)(uintptr_t)exec_target;
+		CTL->bp_target = (uint64_t)(uintptr_t)bp_target;
 		*(volatile uint64_t *)rpage = KT_SECRET;
 		CTL->ready = 1;
 	}
@@ -175,6 +214,8 @@ void guest_main(unsigned id, unsigned nr)
 	case KT_MULTI: run_multi(id); break;
 	case KT_BUSY: run_busy(id); break;
 	case KT_BENCH: run_bench(id); break;
+	case KT_XSETBV_LIDT: if (id == 0) run_xsetbv_lidt(); break;
+	case KT_BP_STEP: if (id == 0) run_bp_step(); break;
 	default: GUEST_ASSERT(0);
 	}
 }
