@@ -11,7 +11,8 @@ if [ ! -f "$prefix"/lib*/cmake/vigil/vigilConfig.cmake ] &&
 fi
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
-cmake -S "$src" -B "$build" -DCMAKE_PREFIX_PATH="$prefix" >"$build/configure.log" 2>&1 ||
+cmake -S "$src" -B "$build" -DCMAKE_PREFIX_PATH="$prefix" \
+	-DCMAKE_C_FLAGS="${EXTRA_CFLAGS:-}" -DCMAKE_EXE_LINKER_FLAGS="${EXTRA_CFLAGS:-}" >"$build/configure.log" 2>&1 ||
 	{ cat "$build/configure.log"; exit 1; }
 grep "vigil " "$build/configure.log" || true
 cmake --build "$build" >"$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }

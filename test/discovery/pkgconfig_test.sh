@@ -27,7 +27,7 @@ esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # shellcheck disable=SC2086
-$cc -std=c11 -Wall -Wextra -Werror $cflags "$src" -o "$out/prog" $libs -Wl,-rpath,"$libdir"
+$cc -std=c11 -Wall -Wextra -Werror ${EXTRA_CFLAGS:-} $cflags "$src" -o "$out/prog" $libs -Wl,-rpath,"$libdir"
 "$out/prog"
 # The program must have loaded the installed library, not another copy.
 if ! ldd "$out/prog" | grep -q "$libdir/"; then
