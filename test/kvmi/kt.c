@@ -37,10 +37,15 @@ static void drain(struct kt *t)
 
 void kt_spawn(struct kt *t, unsigned nr_vcpus, int timeout_ms)
 {
+	kt_spawn_mem(t, nr_vcpus, timeout_ms, "16M");
+}
+
+void kt_spawn_mem(struct kt *t, unsigned nr_vcpus, int timeout_ms, const char *mem)
+{
 	char vcpus[16], tmo[16];
 	int p[2];
 	char *argv[] = { (char *)VIGILD_PATH, "run", "--guest", (char *)KT_GUEST, "--vcpus", vcpus,
-			 "--mem", "16M", "--console", "log", "--introspect", NULL,
+			 "--mem", (char *)mem, "--console", "log", "--introspect", NULL,
 			 "--introspect-timeout", tmo, NULL };
 
 	memset(t, 0, sizeof(*t));

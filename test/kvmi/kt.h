@@ -25,6 +25,7 @@ struct kt {
 void kt_start(struct kt *t, unsigned nr_vcpus, int timeout_ms);
 /* Start vigild without connecting. */
 void kt_spawn(struct kt *t, unsigned nr_vcpus, int timeout_ms);
+void kt_spawn_mem(struct kt *t, unsigned nr_vcpus, int timeout_ms, const char *mem);
 int kt_connect(struct kt *t, struct vigil_kvmi **c);
 /* Wait for vCPU 0 to publish the control block; read it into t->ctl. */
 void kt_ready(struct kt *t);

@@ -225,3 +225,60 @@ Test(kvmi_proto, reattach_after_close)
 	cr_assert_eq(kt_connect(&t, &t.c), 0);
 	cr_assert_eq(vigil_kvmi_get_version(t.c, &v), 0);
 }
+
+Test(kvmi_proto, transfer_buffer_read_matches_inline_read)
+{
+	static uint8_t inline_buf[300000];
+	uint8_t *x;
+	uint64_t gen;
+
+	kt_start(&t, 1, 0);
+	kt_ready(&t);
+	cr_assert_eq(vigil_kvmi_xfer_setup(t.c, 1u << 20, (void **)&x), 0);
+	cr_assert_eq(vigil_kvmi_xfer_setup(t.c, 1u << 20, (void **)&x), -EBUSY);
+	memset(x, 0xee, 1u << 20);
+	cr_assert_eq(vigil_kvmi_read_physical(t.c, 0x3ff000, x + 100, sizeof(inline_buf), &gen), 0);
+	cr_assert_eq(vigil_kvmi_read_physical(t.c, 0x3ff000, inline_buf, sizeof(inline_buf), NULL),
+		     0);
+	cr_assert_eq(memcmp(x + 100, inline_buf, sizeof(inline_buf)), 0);
+	cr_assert_eq(x[99], 0xee, "nothing written before the destination");
+	cr_assert_gt(gen, 0);
+	/* Bounds are the server's too. */
+	{
+		struct vigil_kvmi_read_phys_xfer q = { .gpa = 0, .offset = (1u << 20) - 8,
+						       .size = 16 };
+		uint8_t r[32];
+
+		cr_assert_eq(vigil_kvmi_request(t.c, VIGIL_KVMI_READ_PHYSICAL_XFER, &q, sizeof(q), r,
+						sizeof(r)), -E2BIG);
+	}
+}
+
+Test(kvmi_proto, ten_thousand_page_policy_merges_slots)
+{
+	static struct vigil_kvmi_page_entry e[10000];
+	unsigned slots = 0, i;
+	uint8_t access;
+
+	kt_spawn_mem(&t, 1, 0, "64M");
+	cr_assert_eq(kt_connect(&t, &t.c), 0);
+	vigil_kvmi_set_timeout(t.c, 30000);
+	kt_ready(&t);
+	for (i = 0; i < 10000; i++) {
+		memset(&e[i], 0, sizeof(e[i]));
+		e[i].gpa = 0x1000000ull + (uint64_t)i * 4096;
+		e[i].access = VIGIL_KVMI_PAGE_R | VIGIL_KVMI_PAGE_X;
+	}
+	cr_assert_eq(vigil_kvmi_set_page_access(t.c, e, 10000, &slots), 0);
+	cr_assert_leq(slots, 3, "one read-only slot for the run, %u used", slots);
+	cr_assert_eq(vigil_kvmi_get_page_access(t.c, 0x1000000ull + 1234 * 4096, &access), 0);
+	cr_assert_eq(access, VIGIL_KVMI_PAGE_R | VIGIL_KVMI_PAGE_X);
+	/* Outside RAM: all or nothing. */
+	e[0].gpa = 0x40000000ull;
+	cr_assert_eq(vigil_kvmi_set_page_access(t.c, e, 1, NULL), -EFAULT);
+	for (i = 0; i < 10000; i++)
+		e[i].access = VIGIL_KVMI_PAGE_RWX;
+	e[0].gpa = 0x1000000ull;
+	cr_assert_eq(vigil_kvmi_set_page_access(t.c, e, 10000, &slots), 0);
+	cr_assert_eq(slots, 1, "slots merged back");
+}
