@@ -83,14 +83,16 @@ int kvmi_debug_apply(struct kvmi_vcpu *kv)
 	return 0;
 }
 
+/* The 64-bit GPRs in encoding order. */
+static const ZydisRegister gpr_order[16] = {
+	ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDX, ZYDIS_REGISTER_RBX,
+	ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI,
+	ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11,
+	ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
+};
+
 static uint64_t gpr(const struct kvm_regs *r, ZydisRegister reg)
 {
-	static const ZydisRegister order[16] = {
-		ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDX, ZYDIS_REGISTER_RBX,
-		ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI,
-		ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11,
-		ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
-	};
 	const uint64_t vals[16] = { r->rax, r->rcx, r->rdx, r->rbx, r->rsp, r->rbp, r->rsi,
 				    r->rdi, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13,
 				    r->r14, r->r15 };
@@ -98,7 +100,7 @@ static uint64_t gpr(const struct kvm_regs *r, ZydisRegister reg)
 	unsigned i;
 
 	for (i = 0; i < 16; i++)
-		if (order[i] == big)
+		if (gpr_order[i] == big)
 			return vals[i];
 	return 0;
 }
@@ -167,6 +169,37 @@ static int xsetbv_event(struct kvmi_vcpu *kv, struct step_insn *s,
 	return 1;
 }
 
+static int step_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	return vm_read_phys(opaque, gpa, buf, len);
+}
+
+/* LGDT/LIDT: read the pseudo-descriptor the instruction will load. */
+static void desc_operand(struct kvmi_vcpu *kv, struct step_insn *s,
+			 struct vigil_kvmi_event_descriptor *e)
+{
+	ZydisRegisterContext ctx;
+	uint64_t va, gpa;
+	uint8_t buf[10];
+	unsigned i, levels, base_len = kvmi_vcpu_mode(&s->sregs) == 8 ? 8 : 4;
+
+	memset(&ctx, 0, sizeof(ctx));
+	for (i = 0; i < 16; i++)
+		ctx.values[gpr_order[i]] = gpr(&s->regs, gpr_order[i]);
+	ctx.values[ZYDIS_REGISTER_RIP] = s->regs.rip;
+	if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddressEx(&s->insn, &s->ops[0], s->regs.rip, &ctx, &va)))
+		return;
+	va += s->sregs.ds.base;
+	for (i = 0; i < 2 + base_len; i++) {   /* byte by byte: it may cross a page */
+		if (kvmi_walk(&s->sregs, va + i, step_read, kv->k->vm, &gpa, &levels) < 0 ||
+		    vm_read_phys(kv->k->vm, gpa, &buf[i], 1) < 0)
+			return;
+	}
+	e->new_limit = (uint32_t)buf[0] | ((uint32_t)buf[1] << 8);
+	e->new_base = 0;
+	memcpy(&e->new_base, buf + 2, base_len);
+}
+
 static int desc_event(struct kvmi_vcpu *kv, struct step_insn *s, unsigned which,
 		      struct vigil_kvmi_event_reply *rep)
 {
@@ -178,6 +211,8 @@ static int desc_event(struct kvmi_vcpu *kv, struct step_insn *s, unsigned which,
 		return 0;
 	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER)
 		e.new_selector = (uint16_t)gpr(&s->regs, op->reg.value);
+	else if (which == VIGIL_KVMI_DESC_GDTR || which == VIGIL_KVMI_DESC_IDTR)
+		desc_operand(kv, s, &e);
 	if (kvmi_raise(kv, VIGIL_KVMI_EVENT_DESCRIPTOR, &e, sizeof(e), rep) < 0)
 		return -ECANCELED;
 	rep->flags = 0;  /* no replacement value for descriptor loads */

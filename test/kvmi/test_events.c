@@ -340,6 +340,8 @@ Test(kvmi_events, xsetbv_and_lidt_skip_allow)
 	kt_event(&t, &ev, 30000);
 	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_DESCRIPTOR);
 	cr_assert_eq(ev.u.desc.descriptor, VIGIL_KVMI_DESC_IDTR);
+	cr_assert_eq(ev.u.desc.new_base, ev.common.sregs.idt.base, "LIDT reloads the same IDT");
+	cr_assert_eq(ev.u.desc.new_limit, ev.common.sregs.idt.limit);
 	reply(&ev, VIGIL_KVMI_ACTION_SKIP);
 	kt_event(&t, &ev, 30000);
 	cr_assert_eq(ev.u.desc.descriptor, VIGIL_KVMI_DESC_IDTR);
