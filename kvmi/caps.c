@@ -3,9 +3,9 @@
  *
  * KVM_CHECK_EXTENSION answers for the MSR filter, read-only memslots and
  * exception payloads. Debug features have no reliable capability on x86, so
- * they are probed by trying, in a throw-away VM: one vCPU in 32-bit protected
- * mode (no paging) runs "int3" at CPL0 with KVM_GUESTDBG_USE_SW_BP, and "nop"
- * at CPL3 with single-stepping on.
+ * they are probed by trying, in a throw-away VM: one vCPU in long mode (2 MiB
+ * identity map) runs "int3" at CPL0 with KVM_GUESTDBG_USE_SW_BP, and "nop" at
+ * CPL0 and at CPL3 with single-stepping on.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,6 +15,9 @@
 
 #include "kvmi_int.h"
 #include "log.h"
+
+#define PROBE_MEM  0x6000
+#define PROBE_CODE 0x5000
 
 struct probe_vm {
 	int vm, vcpu;
@@ -28,7 +31,7 @@ static void probe_fini(struct probe_vm *p)
 	if (p->run && p->run != MAP_FAILED)
 		munmap(p->run, p->run_size);
 	if (p->mem && p->mem != MAP_FAILED)
-		munmap(p->mem, 0x2000);
+		munmap(p->mem, PROBE_MEM);
 	if (p->vcpu >= 0)
 		close(p->vcpu);
 	if (p->vm >= 0)
@@ -37,11 +40,11 @@ static void probe_fini(struct probe_vm *p)
 
 static int probe_init(struct probe_vm *p, const struct kvm_host *kvm)
 {
-	struct kvm_userspace_memory_region r = { .memory_size = 0x2000 };
+	struct kvm_userspace_memory_region r = { .memory_size = PROBE_MEM };
 
 	p->vm = p->vcpu = -1;
 	p->run = NULL;
-	p->mem = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p->mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p->mem == MAP_FAILED)
 		return -errno;
 	p->vm = ioctl(kvm->fd, KVM_CREATE_VM, 0);
@@ -60,6 +63,25 @@ static int probe_init(struct probe_vm *p, const struct kvm_host *kvm)
 	return 0;
 }
 
+/* Long mode like a real guest: identity-map the first 2 MiB, user-accessible. */
+static void probe_long_mode(struct probe_vm *p, struct kvm_sregs *sregs)
+{
+	uint64_t e;
+
+	e = 0x2000 | 7;
+	memcpy(p->mem + 0x1000, &e, 8);
+	e = 0x3000 | 7;
+	memcpy(p->mem + 0x2000, &e, 8);
+	e = 0x0 | 0x87;   /* 2 MiB page */
+	memcpy(p->mem + 0x3000, &e, 8);
+	sregs->cr3 = 0x1000;
+	sregs->cr4 = 0x20;         /* PAE */
+	sregs->cr0 = 0x80000011;   /* PG | ET | PE */
+	sregs->efer = 0x500;       /* LME | LMA */
+	sregs->cs.l = 1;
+	sregs->cs.db = 0;
+}
+
 static void probe_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t dpl)
 {
 	memset(s, 0, sizeof(*s));
@@ -75,23 +97,25 @@ static void probe_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t
 
 /* Run @code at @cpl with @dbg_flags; true if the first exit is KVM_EXIT_DEBUG. */
 static bool probe_debug(const struct kvm_host *kvm, const uint8_t *code, size_t len,
-			unsigned cpl, uint32_t dbg_flags)
+			unsigned cpl, uint32_t dbg_flags, bool long_mode)
 {
 	struct kvm_guest_debug dbg = { .control = KVM_GUESTDBG_ENABLE | dbg_flags };
-	struct kvm_regs regs = { .rip = 0x1000, .rsp = 0x800, .rflags = 2 };
+	struct kvm_regs regs = { .rip = PROBE_CODE, .rsp = 0x4ff0, .rflags = 2 };
 	struct kvm_sregs sregs;
 	struct probe_vm p = { .vm = -1, .vcpu = -1 };
 	bool ok = false;
 
 	if (probe_init(&p, kvm) < 0)
 		goto out;
-	memcpy(p.mem + 0x1000, code, len);
+	memcpy(p.mem + PROBE_CODE, code, len);
 	if (ioctl(p.vcpu, KVM_GET_SREGS, &sregs) < 0)
 		goto out;
 	probe_seg(&sregs.cs, cpl ? 0x1b : 0x08, 0xb, (uint8_t)cpl);
 	probe_seg(&sregs.ss, cpl ? 0x23 : 0x10, 0x3, (uint8_t)cpl);
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss;
 	sregs.cr0 = 0x11;  /* PE | ET */
+	if (long_mode)
+		probe_long_mode(&p, &sregs);
 	if (ioctl(p.vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(p.vcpu, KVM_SET_REGS, &regs) < 0 ||
 	    ioctl(p.vcpu, KVM_SET_GUEST_DEBUG, &dbg) < 0)
 		goto out;
@@ -129,9 +153,9 @@ void kvmi_caps_probe(struct kvmi *k)
 	c->sync_regs = (kvm_host_check(kvm, KVM_CAP_SYNC_REGS) &
 			(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) ==
 		       (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS);
-	c->sw_bp = probe_debug(kvm, int3, sizeof(int3), 0, KVM_GUESTDBG_USE_SW_BP);
-	step0 = probe_debug(kvm, nops, sizeof(nops), 0, KVM_GUESTDBG_SINGLESTEP);
-	step3 = probe_debug(kvm, nops, sizeof(nops), 3, KVM_GUESTDBG_SINGLESTEP);
+	c->sw_bp = probe_debug(kvm, int3, sizeof(int3), 0, KVM_GUESTDBG_USE_SW_BP, true);
+	step0 = probe_debug(kvm, nops, sizeof(nops), 0, KVM_GUESTDBG_SINGLESTEP, true);
+	step3 = probe_debug(kvm, nops, sizeof(nops), 3, KVM_GUESTDBG_SINGLESTEP, true);
 	c->commands = caps_commands();
 	c->events = VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_PAUSE) |
 		    VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_HYPERCALL) |
