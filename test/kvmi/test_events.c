@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -438,6 +439,40 @@ Test(kvmi_events, malformed_event_reply_keeps_the_vcpu_waiting)
 	cr_assert_eq(vigil_kvmi_get_registers(t.c, 0, NULL, NULL, NULL, 0, NULL, NULL), 0);
 	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
 	cr_assert_eq(vigil_kvmi_reply_errors(t.c, NULL), 0, "the valid reply was accepted");
+}
+
+Test(kvmi_events, server_shutdown_tells_the_tool)
+{
+	struct vigil_kvmi_ev ev;
+
+	kt_start(&t, 1, 0);
+	kt_ready(&t);
+	kt_go(&t, KT_IDLE);
+	cr_assert_eq(vigil_kvmi_pause_vcpu(t.c, 0), 0);
+	kt_event(&t, &ev, 5000);
+	/* vigild stops while the vCPU waits for us: the tool hears NOTIFY_UNHOOK. */
+	kill(t.pid, SIGTERM);
+	cr_assert_eq(vigil_kvmi_wait_event(t.c, 10000), -ESHUTDOWN);
+	cr_assert_eq(kt_wait(&t, 10000), 128 + SIGTERM);
+}
+
+Test(kvmi_events, unhook_command_removes_intercepts)
+{
+	struct vigil_kvmi_ev ev;
+
+	kt_start(&t, 1, 0);
+	kt_ready(&t);
+	enable(0, VIGIL_KVMI_EVENT_MSR);
+	cr_assert_eq(vigil_kvmi_control_msr(t.c, KT_MSR, 1), 0);
+	kt_go(&t, KT_BUSY);
+	kt_event(&t, &ev, 10000);
+	cr_assert_eq(vigil_kvmi_unhook(t.c), 0);           /* the vCPU is released with ALLOW */
+	cr_assert_eq(vigil_kvmi_wait_event(t.c, 5000), -ESHUTDOWN);
+	vigil_kvmi_close(&t.c);
+	cr_assert_eq(kt_connect(&t, &t.c), 0);
+	cr_assert_eq(vigil_kvmi_wait_event(t.c, 300), -ETIMEDOUT, "no MSR intercept left");
+	kt_set_stop(&t);
+	expect_exit(0);
 }
 
 Test(kvmi_events, int3_breakpoints_need_sw_bp)
