@@ -31,6 +31,10 @@
 #define PS_PAUSE_MAX        1024        /* queued pauses per vCPU */
 #define PS_GRACE_MS         500         /* plugin exit grace after a stop */
 #define PS_IO_MAX           8
+/* Fds a plugin can make vigild hold (connections, ioevent and irq eventfds):
+ * well under the usual 1024 limit, so a plugin cannot starve the
+ * introspection socket, device connections or vigild itself of fds. */
+#define PS_FD_BUDGET        512
 
 struct plugin;
 struct pconn;
@@ -172,6 +176,7 @@ struct plugin {
 	LIST_HEAD(, phint) hints;
 	struct phint *_Atomic hint;
 	uint8_t *rbuf;
+	unsigned fds_held;          /* against PS_FD_BUDGET */
 };
 
 /* ps_conn.c */

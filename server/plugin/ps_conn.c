@@ -221,8 +221,11 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 
 int pconn_new(struct plugin *pl, int fd, struct pvcpu *pv, struct pconn **out)
 {
-	struct pconn *c = calloc(1, sizeof(*c));
+	struct pconn *c;
 
+	if (pl->fds_held >= PS_FD_BUDGET)
+		return -EMFILE;
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->pl = pl;
@@ -240,6 +243,7 @@ int pconn_new(struct plugin *pl, int fd, struct pvcpu *pv, struct pconn **out)
 		return -ENOMEM;
 	}
 	LIST_INSERT_HEAD(&pl->conns, c, link);
+	pl->fds_held++;
 	if (pv) {
 		pv->nr_conns++;
 		pv->had_conn = true;
@@ -265,6 +269,7 @@ void pconn_free(struct pconn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	close(c->fd);
+	c->pl->fds_held--;
 	free(c);
 }
 

@@ -147,6 +147,12 @@ fail:
 	return err;
 }
 
+/* Fds vigild keeps for an object of @kind (counted against PS_FD_BUDGET). */
+static unsigned obj_fds(enum pobj_kind kind)
+{
+	return kind == POBJ_IOEVENT ? 1 : kind == POBJ_IRQEVENT ? 2 : 0;
+}
+
 int ps_create(struct plugin *pl, MainRequest__Create *cr, int *fds, unsigned nfds,
 	      int *out_fds, unsigned *nout)
 {
@@ -156,6 +162,9 @@ int ps_create(struct plugin *pl, MainRequest__Create *cr, int *fds, unsigned nfd
 	*nout = 0;
 	if (find(pl, cr->id))
 		return -EEXIST;
+	if (pl->fds_held + 2 > PS_FD_BUDGET &&
+	    cr->constructor_case != MAIN_REQUEST__CREATE__CONSTRUCTOR_MEMORY)
+		return -EMFILE;
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
@@ -192,12 +201,14 @@ int ps_create(struct plugin *pl, MainRequest__Create *cr, int *fds, unsigned nfd
 		free(o);
 		return err;
 	}
+	pl->fds_held += obj_fds(o->kind);
 	LIST_INSERT_HEAD(&pl->objs, o, link);
 	return 0;
 }
 
 static void obj_release(struct plugin *pl, struct pobj *o)
 {
+	pl->fds_held -= obj_fds(o->kind);
 	switch (o->kind) {
 	case POBJ_IOEVENT:
 		o->io.kio.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;

@@ -12,6 +12,7 @@
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -294,6 +295,50 @@ Test(bad_input, plugin_vcpu_oversized_truncated_and_fds_are_einval_and_closed)
 	close(efd);
 	cr_assert_eq(fuzz_count_fds(base), base, "the server kept an fd sent on a vCPU socket");
 	free(junk);
+	penv_fini(&pe);
+}
+
+/* A plugin asking for connections and eventfd objects without end gets
+ * EMFILE at its budget, long before vigild runs out of fds (1024 here, the
+ * usual soft limit): the other peers can still connect. */
+Test(bad_input, plugin_cannot_exhaust_vigilds_fds)
+{
+	struct rlimit rl = { 1024, 1024 };
+	MainRequest req = MAIN_REQUEST__INIT;
+	MainRequest__Create cr = MAIN_REQUEST__CREATE__INIT;
+	MainRequest__Create__IrqEvent irq = MAIN_REQUEST__CREATE__IRQ_EVENT__INIT;
+	MainRequest__NewConnection nc = MAIN_REQUEST__NEW_CONNECTION__INIT;
+	unsigned rc, made = 0, refused = 0;
+	int base, r, probe;
+
+	plugin_up();
+	cr_assert(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	base = fuzz_count_fds(-1);
+	cr.constructor_case = MAIN_REQUEST__CREATE__CONSTRUCTOR_IRQ_EVENT;
+	cr.irq_event = &irq;
+	req.message_case = MAIN_REQUEST__MESSAGE_CREATE;
+	req.create = &cr;
+	for (unsigned i = 0; i < 600; i++) {
+		cr.id = i + 1;
+		irq.irq_id = i % 24;
+		r = main_req(&req, NULL, 0, &rc);
+		cr_assert(r == 0 || r == -EMFILE, "irq event %u: %d", i, r);
+		made += r == 0;
+		refused += r == -EMFILE;
+	}
+	req.message_case = MAIN_REQUEST__MESSAGE_NEW_CONNECTION;
+	req.new_connection = &nc;
+	for (unsigned i = 0; i < 600; i++) {
+		r = main_req(&req, NULL, 0, &rc);
+		cr_assert(r == 0 || r == -EMFILE, "connection %u: %d", i, r);
+		refused += r == -EMFILE;
+	}
+	probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cr_assert(probe >= 0, "the server used up every fd (%u objects made)", made);
+	close(probe);
+	cr_assert(made > 0 && refused > 0, "%u made, %u refused", made, refused);
+	cr_assert(fuzz_count_fds(-1) - base <= 512, "the server holds %d more fds",
+		  fuzz_count_fds(-1) - base);
 	penv_fini(&pe);
 }
 
