@@ -35,6 +35,10 @@
  * well under the usual 1024 limit, so a plugin cannot starve the
  * introspection socket, device connections or vigild itself of fds. */
 #define PS_FD_BUDGET        512
+/* Range records and hint records outlive their use (a vCPU may still hold
+ * one), so their number is capped; an identical retired one is reused. */
+#define PS_RESERVE_MAX      4096
+#define PS_HINTS_MAX        256
 
 struct plugin;
 struct pconn;
@@ -177,6 +181,7 @@ struct plugin {
 	struct phint *_Atomic hint;
 	uint8_t *rbuf;
 	unsigned fds_held;          /* against PS_FD_BUDGET */
+	unsigned nr_reserves, nr_hints;
 };
 
 /* ps_conn.c */

@@ -83,6 +83,48 @@ static void *set_body(struct mreply *r, unsigned req_case)
 	return &r->body;
 }
 
+/* A retired record of exactly this range: a vCPU still in its handler reads
+ * the same values whether it serves again or not. */
+static struct preserve *retired_match(struct plugin *pl, const MainRequest__ReserveRange *m)
+{
+	struct preserve *res;
+
+	LIST_FOREACH(res, &pl->reserves, link)
+		if (!res->active && res->space == m->space && res->start == m->start &&
+		    res->length == m->length && res->async == m->async_write)
+			return res;
+	return NULL;
+}
+
+static int reserve_add(struct plugin *pl, struct iobus *bus, const MainRequest__ReserveRange *m)
+{
+	struct preserve *res = retired_match(pl, m);
+	bool fresh = !res;
+	int err;
+
+	if (fresh && pl->nr_reserves >= PS_RESERVE_MAX)
+		return -ENOSPC;
+	if (fresh) {
+		res = calloc(1, sizeof(*res));
+		if (!res)
+			return -ENOMEM;
+		*res = (struct preserve){ .pl = pl, .space = m->space, .start = m->start,
+					  .length = m->length, .async = m->async_write };
+	}
+	err = iobus_register(bus, m->start, m->length, ps_io_handler, res);
+	if (err) {
+		if (fresh)
+			free(res);
+		return err;
+	}
+	res->active = true;
+	if (fresh) {
+		LIST_INSERT_HEAD(&pl->reserves, res, link);
+		pl->nr_reserves++;
+	}
+	return 0;
+}
+
 static int reserve_range(struct plugin *pl, const MainRequest__ReserveRange *m)
 {
 	struct iobus *bus = m->space == ADDRESS_SPACE__IOPORT ? &pl->vm->pio : &pl->vm->mmio;
@@ -105,18 +147,7 @@ static int reserve_range(struct plugin *pl, const MainRequest__ReserveRange *m)
 	if (m->start + m->length < m->start ||
 	    (m->space == ADDRESS_SPACE__IOPORT && m->start + m->length > 0x10000))
 		return -EINVAL;
-	res = calloc(1, sizeof(*res));
-	if (!res)
-		return -ENOMEM;
-	*res = (struct preserve){ .pl = pl, .space = m->space, .start = m->start,
-				  .length = m->length, .async = m->async_write, .active = true };
-	err = iobus_register(bus, m->start, m->length, ps_io_handler, res);
-	if (err) {
-		free(res);
-		return err;
-	}
-	LIST_INSERT_HEAD(&pl->reserves, res, link);
-	return 0;
+	return reserve_add(pl, bus, m);
 }
 
 static int set_irq_routing(struct plugin *pl, const MainRequest__SetIrqRouting *m)
@@ -190,6 +221,45 @@ static int start(struct plugin *pl)
 	return 0;
 }
 
+static bool hint_same(const struct phint *a, const struct phint *b)
+{
+	if (a->space != b->space || a->address != b->address || a->on_write != b->on_write ||
+	    a->nr != b->nr)
+		return false;
+	for (unsigned i = 0; i < a->nr; i++) {
+		const MainRequest__SetCallHint__RegHint *x = &a->d[i], *y = &b->d[i];
+
+		if (x->match_rax != y->match_rax || x->match_rbx != y->match_rbx ||
+		    x->match_rcx != y->match_rcx || x->match_rdx != y->match_rdx ||
+		    x->rax != y->rax || x->rbx != y->rbx || x->rcx != y->rcx || x->rdx != y->rdx ||
+		    x->send_sregs != y->send_sregs || x->send_debugregs != y->send_debugregs)
+			return false;
+	}
+	return true;
+}
+
+/* Publish @h, or an identical hint already kept; -ENOSPC past PS_HINTS_MAX. */
+static int hint_publish(struct plugin *pl, struct phint *h)
+{
+	struct phint *old;
+
+	LIST_FOREACH(old, &pl->hints, link) {
+		if (hint_same(old, h)) {
+			free(h);
+			atomic_store(&pl->hint, old);
+			return 0;
+		}
+	}
+	if (pl->nr_hints >= PS_HINTS_MAX) {
+		free(h);
+		return -ENOSPC;
+	}
+	LIST_INSERT_HEAD(&pl->hints, h, link);   /* freed at the end: vCPUs read it */
+	pl->nr_hints++;
+	atomic_store(&pl->hint, h);
+	return 0;
+}
+
 static int set_hint(struct plugin *pl, const MainRequest__SetCallHint *m)
 {
 	struct phint *h;
@@ -212,9 +282,7 @@ static int set_hint(struct plugin *pl, const MainRequest__SetCallHint *m)
 		h->d[i].base.n_unknown_fields = 0;
 		h->d[i].base.unknown_fields = NULL;
 	}
-	LIST_INSERT_HEAD(&pl->hints, h, link);   /* freed at the end: vCPUs read it */
-	atomic_store(&pl->hint, h);
-	return 0;
+	return hint_publish(pl, h);
 }
 
 static int new_connection(struct plugin *pl, struct mreply *r)

@@ -22,6 +22,7 @@
 #include "kvmi_env.h"
 #include "plugin.pb-c.h"
 #include "plugin_env.h"
+#include "ps.h"
 #include "vm.h"
 
 static struct penv pe;
@@ -339,6 +340,65 @@ Test(bad_input, plugin_cannot_exhaust_vigilds_fds)
 	cr_assert(made > 0 && refused > 0, "%u made, %u refused", made, refused);
 	cr_assert(fuzz_count_fds(-1) - base <= 512, "the server holds %d more fds",
 		  fuzz_count_fds(-1) - base);
+	penv_fini(&pe);
+}
+
+static int reserve(uint64_t start, uint64_t len)
+{
+	MainRequest req = MAIN_REQUEST__INIT;
+	MainRequest__ReserveRange rr = MAIN_REQUEST__RESERVE_RANGE__INIT;
+	unsigned rc;
+
+	rr.space = ADDRESS_SPACE__MMIO;
+	rr.start = start;
+	rr.length = len;
+	req.message_case = MAIN_REQUEST__MESSAGE_RESERVE_RANGE;
+	req.reserve_range = &rr;
+	return main_req(&req, NULL, 0, &rc);
+}
+
+static int call_hint(uint64_t addr)
+{
+	MainRequest req = MAIN_REQUEST__INIT;
+	MainRequest__SetCallHint h = MAIN_REQUEST__SET_CALL_HINT__INIT;
+	unsigned rc;
+
+	h.space = ADDRESS_SPACE__IOPORT;
+	h.address = addr;
+	req.message_case = MAIN_REQUEST__MESSAGE_SET_CALL_HINT;
+	req.set_call_hint = &h;
+	return main_req(&req, NULL, 0, &rc);
+}
+
+/* Ranges and hints are kept after removal (a vCPU may still use them): a
+ * plugin toggling them forever must not grow vigild without bound. */
+Test(bad_input, plugin_range_and_hint_churn_is_bounded)
+{
+	unsigned refused = 0;
+
+	plugin_up();
+	for (unsigned i = 0; i < 5000; i++) {      /* the same range on and off */
+		cr_assert_eq(reserve(0xd0000000, 0x1000), 0, "toggle %u", i);
+		cr_assert_eq(reserve(0xd0000000, 0), 0);
+	}
+	for (unsigned i = 0; i < 5000; i++) {      /* always a new one */
+		int r = reserve(0xe0000000 + i * 0x1000ull, 0x1000);
+
+		cr_assert(r == 0 || r == -ENOSPC, "range %u: %d", i, r);
+		refused += r == -ENOSPC;
+		if (!r)
+			cr_assert_eq(reserve(0xe0000000 + i * 0x1000ull, 0), 0);
+	}
+	cr_assert(refused > 0 && pe.pl->nr_reserves <= PS_RESERVE_MAX, "%u kept",
+		  pe.pl->nr_reserves);
+	refused = 0;
+	for (unsigned i = 0; i < 1000; i++) {
+		cr_assert_eq(call_hint(0x60), 0);  /* the same hint again: kept once */
+		refused += call_hint(0x1000 + i) == -ENOSPC;
+	}
+	cr_assert(refused > 0 && pe.pl->nr_hints <= PS_HINTS_MAX, "%u hints kept",
+		  pe.pl->nr_hints);
+	cr_assert_eq(call_hint(0x60), 0);
 	penv_fini(&pe);
 }
 
