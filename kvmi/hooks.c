@@ -52,14 +52,16 @@ static int hook_pre_run(struct vcpu *vcpu, void *opaque)
 	if (!kv)
 		return 0;
 	kvmi_quiesce_point(kv);
-	kv->sync_fresh = false;
 	if (!atomic_load(&kv->cpuid_ready))
 		cache_cpuid(kv);
 	sync_regs_update(kv);
 	if (atomic_exchange(&kv->debug_dirty, false))
 		r = kvmi_debug_apply(kv);
+	/* run->s.regs is still this exit's state unless an event or the engine
+	 * changed registers since (both clear sync_fresh). */
 	if (r >= 0 && kv->step_check_now)
 		r = kvmi_step_check(kv);
+	kv->sync_fresh = false;
 	return r;
 }
 

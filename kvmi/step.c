@@ -255,9 +255,13 @@ int kvmi_step_check(struct kvmi_vcpu *kv)
 
 	kv->step_check_now = false;
 	while (intercepting(kv)) {
-		if (ioctl(kv->vcpu->fd, KVM_GET_REGS, &s.regs) < 0 ||
-		    ioctl(kv->vcpu->fd, KVM_GET_SREGS, &s.sregs) < 0)
+		if (kv->sync_fresh) {
+			s.regs = kv->vcpu->run->s.regs.regs;
+			s.sregs = kv->vcpu->run->s.regs.sregs;
+		} else if (ioctl(kv->vcpu->fd, KVM_GET_REGS, &s.regs) < 0 ||
+			   ioctl(kv->vcpu->fd, KVM_GET_SREGS, &s.sregs) < 0) {
 			return -errno;
+		}
 		if (s.sregs.cs.dpl != 0)
 			return 0;  /* these instructions fault at CPL3 anyway */
 		if (kvmi_insn_decode(kv, &s.regs, &s.sregs, &s.insn, s.ops, s.bytes) < 0)

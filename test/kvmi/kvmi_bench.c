@@ -122,6 +122,13 @@ static double bench_ops(unsigned vcpus, unsigned kind, int events, unsigned n)
 			die("control_msr", e);
 		if (events)
 			enable(&r, VIGIL_KVMI_EVENT_MSR);
+	} else if (kind == 2) {
+		/* CPL0 code under CR-write interception: every instruction stepped. */
+		if (events) {
+			enable(&r, VIGIL_KVMI_EVENT_CR);
+			if ((e = vigil_kvmi_control_cr(r.c, VIGIL_KVMI_ALL_VCPUS, 4, 1)))
+				die("control_cr", e);
+		}
 	} else {
 		pe.gpa = r.ctl.wpage;
 		pe.access = VIGIL_KVMI_PAGE_R | VIGIL_KVMI_PAGE_X;
@@ -273,7 +280,7 @@ static double min2(double a, double b)
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
-	double pp = 1, raw_msr = 1, ev_msr = 1, raw_pg = 1, ev_pg = 1, ev2 = 1;
+	double pp = 1, raw_msr = 1, ev_msr = 1, raw_pg = 1, ev_pg = 1, ev2 = 1, cpl0 = 1, step = 1;
 	int round;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -285,6 +292,8 @@ int main(int argc, char **argv)
 		raw_pg = min2(round ? raw_pg : 1, bench_ops(1, 1, 0, n));
 		ev_pg = min2(round ? ev_pg : 1, bench_ops(1, 1, 1, n));
 		ev2 = min2(round ? ev2 : 1, bench_ops(2, 0, 1, n));
+		cpl0 = min2(round ? cpl0 : 1, bench_ops(1, 2, 0, n * 10) / 2);
+		step = min2(round ? step : 1, bench_ops(1, 2, 1, n * 10) / 2);
 	}
 	printf("SEQPACKET ping-pong (2 processes, 600 B): %.2f us\n", pp * 1e6);
 	printf("MSR write: raw filter exit %.2f us, event answered by the tool %.2f us, "
@@ -294,6 +303,8 @@ int main(int argc, char **argv)
 	       "(target <= 1.25)\n", raw_pg * 1e6, ev_pg * 1e6, ev_pg / (raw_pg + pp));
 	printf("MSR events/s: 1 vCPU %.0f, 2 vCPUs %.0f, ratio %.2f\n", 1 / ev_msr, 1 / ev2,
 	       ev_msr / ev2);
+	printf("CPL0 instruction: plain %.2f us, single-stepped for CR/XSETBV/descriptor "
+	       "interception %.2f us, ratio %.1f\n", cpl0 * 1e6, step * 1e6, step / cpl0);
 	bench_read();
 	bench_policy();
 	return 0;

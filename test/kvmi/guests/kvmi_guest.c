@@ -180,13 +180,17 @@ static void run_bench(unsigned id)
 	volatile uint64_t *p = (volatile uint64_t *)wpage + id;
 	uint64_t i, n = CTL->bench_n;
 
+	(void)i;
+
 	outl(VIGIL_KVMI_HYPERCALL_PORT, KT_HC_BENCH_START + id);
 	if (CTL->bench_kind == 0)
 		for (i = 0; i < n; i++)
 			wrmsr(KT_MSR, KT_MULTI_BASE + i);
-	else
+	else if (CTL->bench_kind == 1)
 		for (i = 0; i < n; i++)
 			*p = i;
+	else   /* CPL0 instructions: 2 per iteration */
+		__asm__ volatile("1: dec %0; jnz 1b" : "+r"(n) :: "cc");
 	outl(VIGIL_KVMI_HYPERCALL_PORT, KT_HC_BENCH_END + id);
 }
 
