@@ -167,6 +167,40 @@ static int create_memory(int *fds, unsigned nfds)
 	return r;
 }
 
+/* 70 eventfds with one request: more than the 64 a packet may carry. */
+static int too_many_fds(void)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 70)];
+		struct cmsghdr align;
+	} ctl;
+	static const uint8_t req[] = { 0x2a, 0x00 };   /* CheckExtension{} */
+	struct iovec iov = { .iov_base = (void *)req, .iov_len = sizeof(req) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int fds[70], r = -1;
+	unsigned rc;
+
+	memset(&ctl, 0, sizeof(ctl));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	for (int i = 0; i < 70; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	cr_assert(sendmsg(pe.main_fd, &mh, 0) == sizeof(req));
+	penv_close_fds(fds, 70);
+	for (int i = 0; i < 100 && r < 0; i++) {
+		penv_pump(&pe);
+		if (penv_read(&pe, pe.main_fd) == 1)
+			r = penv_main_reply(&pe, &rc);
+		else
+			usleep(1000);
+	}
+	return r;
+}
+
 Test(bad_input, plugin_bad_fds_are_refused_and_closed)
 {
 	int fds[2] = { -1, -1 }, base;
@@ -192,6 +226,8 @@ Test(bad_input, plugin_bad_fds_are_refused_and_closed)
 		close(fds[0]);
 	}
 	cr_assert_eq(fuzz_count_fds(base), base, "the server kept an fd it was sent");
+	cr_assert_eq(too_many_fds(), -EINVAL);
+	cr_assert_eq(fuzz_count_fds(base), base, "the server kept one of 70 fds");
 	cr_assert_eq(create_memory(fds, penv_pool_fds(1, fds)), 0);        /* and a good one */
 	penv_fini(&pe);
 }
@@ -244,6 +280,7 @@ Test(bad_input, plugin_vcpu_replies_to_nothing_and_state_out_of_turn)
 	cr_assert_eq(penv_get_vcpus(&pe), 0);
 	cr_assert_eq(penv_pause(&pe, 1, 5), 0);
 	cr_assert_eq(penv_start(&pe), 0);
+	cr_assert_eq(penv_start(&pe), -EINVAL);     /* a second Start */
 	/* A Resume nothing waits for. */
 	req.message_case = VCPU_REQUEST__MESSAGE_RESUME;
 	req.resume = &rs;
@@ -270,6 +307,18 @@ Test(bad_input, plugin_vcpu_replies_to_nothing_and_state_out_of_turn)
 	cr_assert_eq(vcpu_req(0, &req, &rc), -EINVAL);
 	ss.set = 42;
 	cr_assert_eq(vcpu_req(0, &req, &rc), -EINVAL);
+	/* Only the SynIC capabilities, with no flags or arguments. */
+	{
+		VcpuRequest__EnableCapability ec = VCPU_REQUEST__ENABLE_CAPABILITY__INIT;
+
+		ec.capability = KVM_CAP_IRQCHIP;
+		req.message_case = VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY;
+		req.enable_capability = &ec;
+		cr_assert_eq(vcpu_req(0, &req, &rc), -EINVAL);
+		ec.capability = KVM_CAP_HYPERV_SYNIC;
+		ec.flags = 1;
+		cr_assert_eq(vcpu_req(0, &req, &rc), -EINVAL);
+	}
 	penv_fini(&pe);
 }
 
