@@ -26,6 +26,8 @@
 #include "kvmi_test_abi.h"
 #include "vigil_kvmi.h"
 
+#define ROUNDS 5
+
 struct run {
 	pid_t pid;
 	char sock[108];
@@ -284,8 +286,8 @@ int main(int argc, char **argv)
 	int round;
 
 	signal(SIGPIPE, SIG_IGN);
-	/* Best of 3 interleaved rounds: the machine is shared and noisy. */
-	for (round = 0; round < 3; round++) {
+	/* Best of ROUNDS interleaved rounds: the machine is shared and noisy. */
+	for (round = 0; round < ROUNDS; round++) {
 		pp = min2(round ? pp : 1, pingpong(n * 5));
 		raw_msr = min2(round ? raw_msr : 1, bench_ops(1, 0, 0, n));
 		ev_msr = min2(round ? ev_msr : 1, bench_ops(1, 0, 1, n));
