@@ -75,6 +75,8 @@ int kvmi_debug_apply(struct kvmi_vcpu *kv)
 			       (kv->k->caps.step_blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0);
 	if (nbp)
 		dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+	if (kv->k->caps.sw_bp && kvmi_wants(kv, VIGIL_KVMI_EVENT_SW_BREAKPOINT))
+		dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
 	if (ioctl(kv->vcpu->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
 		return -errno;
 	if (step && !kv->stepping && intercepting(kv))
@@ -303,12 +305,52 @@ static int bp_event(struct kvmi_vcpu *kv, uint64_t dr6)
 	return ioctl(kv->vcpu->fd, KVM_SET_REGS, &regs) < 0 ? -errno : 1;
 }
 
+/* int3 reported by KVM_GUESTDBG_USE_SW_BP, RIP at the int3. ALLOW delivers
+ * the #BP to the guest (it may be the guest's own), SKIP steps over the
+ * int3, RETRY runs it again (the tool restored the original byte).
+ * Untested here: kvm_pvm does not honour USE_SW_BP (probed at start-up). */
+static int sw_bp_event(struct kvmi_vcpu *kv)
+{
+	struct vigil_kvmi_event_breakpoint e = { .gva = kv->vcpu->run->debug.arch.pc,
+						 .index = ~0u };
+	struct vigil_kvmi_event_reply rep = { .action = VIGIL_KVMI_ACTION_ALLOW };
+	struct kvm_vcpu_events ev;
+	struct kvm_regs regs;
+	int r;
+
+	if (kvmi_wants(kv, VIGIL_KVMI_EVENT_SW_BREAKPOINT)) {
+		r = kvmi_raise(kv, VIGIL_KVMI_EVENT_SW_BREAKPOINT, &e, sizeof(e), &rep);
+		if (r < 0)
+			return r;
+	}
+	if (rep.action == VIGIL_KVMI_ACTION_RETRY)
+		return 1;
+	if (rep.action == VIGIL_KVMI_ACTION_SKIP) {
+		if (ioctl(kv->vcpu->fd, KVM_GET_REGS, &regs) < 0)
+			return -errno;
+		regs.rip += 1;
+		kv->sync_fresh = false;
+		return ioctl(kv->vcpu->fd, KVM_SET_REGS, &regs) < 0 ? -errno : 1;
+	}
+	/* Re-inject as QEMU does: RIP stays on the int3 and KVM delivers the
+	 * soft exception with the instruction length of this exit. */
+	if (ioctl(kv->vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	ev.exception.injected = 1;
+	ev.exception.nr = 3;
+	ev.exception.has_error_code = 0;
+	ev.flags = 0;
+	return ioctl(kv->vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 1;
+}
+
 int kvmi_debug_exit(struct kvmi_vcpu *kv)
 {
 	struct kvm_debug_exit_arch *d = &kv->vcpu->run->debug.arch;
 	struct vigil_kvmi_event_reply rep;
 	int r;
 
+	if (d->exception == 3)
+		return sw_bp_event(kv);
 	if (d->dr6 & 0xf)
 		return bp_event(kv, d->dr6);
 	if (kv->exec_restore) {

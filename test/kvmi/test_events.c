@@ -478,11 +478,20 @@ Test(kvmi_events, unhook_command_removes_intercepts)
 Test(kvmi_events, int3_breakpoints_need_sw_bp)
 {
 	struct vigil_kvmi_version_reply v;
+	struct vigil_kvmi_ev ev;
 
 	kt_start(&t, 1, 0);
 	cr_assert_eq(vigil_kvmi_get_version(t.c, &v), 0);
 	if (!(v.events & VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_SW_BREAKPOINT)))
 		cr_skip_test("int3 interception needs KVM_GUESTDBG_USE_SW_BP, which this host's KVM "
 			     "does not honour (probed at vigild start)");
+	kt_ready(&t);
 	enable(0, VIGIL_KVMI_EVENT_SW_BREAKPOINT);
+	kt_go(&t, KT_INT3);
+	kt_event(&t, &ev, 10000);
+	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_SW_BREAKPOINT);
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
+	kt_event(&t, &ev, 10000);
+	reply(&ev, VIGIL_KVMI_ACTION_SKIP);
+	expect_exit(0);
 }

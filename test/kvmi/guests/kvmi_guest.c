@@ -175,6 +175,23 @@ static void run_bp_step(void)
 	GUEST_ASSERT_EQ(bp_target(2), 6);       /* stepped */
 }
 
+static volatile unsigned bp_seen;
+
+static void on_bp(struct guest_ex_regs *regs)
+{
+	(void)regs;   /* #BP is a trap: RIP is already past the int3 */
+	bp_seen++;
+}
+
+static void run_int3(void)
+{
+	guest_set_handler(3, on_bp);
+	__asm__ volatile("int3");   /* tool: ALLOW, the guest's handler runs */
+	GUEST_ASSERT_EQ(bp_seen, 1);
+	__asm__ volatile("int3");   /* tool: SKIP, the guest never sees it */
+	GUEST_ASSERT_EQ(bp_seen, 1);
+}
+
 static void run_bench(unsigned id)
 {
 	volatile uint64_t *p = (volatile uint64_t *)wpage + id;
@@ -220,6 +237,7 @@ void guest_main(unsigned id, unsigned nr)
 	case KT_BENCH: run_bench(id); break;
 	case KT_XSETBV_LIDT: if (id == 0) run_xsetbv_lidt(); break;
 	case KT_BP_STEP: if (id == 0) run_bp_step(); break;
+	case KT_INT3: if (id == 0) run_int3(); break;
 	default: GUEST_ASSERT(0);
 	}
 }
