@@ -102,21 +102,28 @@ static int trap_report(struct kvmi_vcpu *kv)
 	return kvmi_raise(kv, VIGIL_KVMI_EVENT_TRAP, &t, sizeof(t), &reply);
 }
 
-static int hypercall_exit(struct kvmi_vcpu *kv)
+/* The doorbell port (pio bus handler, vCPU thread). */
+int kvmi_hypercall_io(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
+		      void *data, unsigned len);
+int kvmi_hypercall_io(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
+		      void *data, unsigned len)
 {
-	struct kvm_run *run = kv->vcpu->run;
+	struct kvmi_vcpu *kv = vcpu->priv[VCPU_PRIV_KVMI];
 	struct vigil_kvmi_event_hypercall hc = { 0 };
 	struct vigil_kvmi_event_reply reply;
 	int r;
 
-	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.count != 1)
+	(void)opaque;
+	(void)addr;
+	if (!is_write) {
+		memset(data, 0xff, len);
 		return 0;
-	memcpy(&hc.value, (uint8_t *)run + run->io.data_offset,
-	       run->io.size < 4 ? run->io.size : 4);
-	if (!kvmi_wants(kv, VIGIL_KVMI_EVENT_HYPERCALL))
-		return 1;  /* the doorbell is ours: nobody listening, no effect */
+	}
+	if (!kv || !kvmi_wants(kv, VIGIL_KVMI_EVENT_HYPERCALL))
+		return 0;   /* nobody listening: no effect */
+	memcpy(&hc.value, data, len < 4 ? len : 4);
 	r = kvmi_raise(kv, VIGIL_KVMI_EVENT_HYPERCALL, &hc, sizeof(hc), &reply);
-	return r < 0 ? r : 1;
+	return r < 0 ? r : 0;
 }
 
 static int hook_exit(struct vcpu *vcpu, void *opaque)
@@ -149,10 +156,6 @@ static int hook_exit(struct vcpu *vcpu, void *opaque)
 		return kvmi_pf_exec(kv);
 	case KVM_EXIT_DEBUG:
 		return kvmi_debug_exit(kv);
-	case KVM_EXIT_IO:
-		if (run->io.port != VIGIL_KVMI_HYPERCALL_PORT)
-			return 0;
-		return hypercall_exit(kv);
 	default:
 		return 0;
 	}

@@ -13,6 +13,8 @@
 #include "log.h"
 
 void kvmi_accept_cb(evutil_socket_t lfd, short what, void *arg);
+int kvmi_hypercall_io(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
+		      void *data, unsigned len);
 
 static int kvmi_listen(struct kvmi *k)
 {
@@ -95,6 +97,10 @@ int kvmi_new(struct kvmi **out, struct vm *vm, struct event_base *base,
 		goto fail;
 	kvmi_caps_probe(k);
 	kvmi_enable_vm_caps(k);
+	r = iobus_register(&vm->pio, VIGIL_KVMI_HYPERCALL_PORT, 4, kvmi_hypercall_io, k);
+	if (r < 0)
+		goto fail;
+	k->port_registered = true;
 	r = kvmi_listen(k);
 	if (r < 0)
 		goto fail;
@@ -121,6 +127,8 @@ void kvmi_free(struct kvmi **kp)
 	kvmi_detach(k, VIGIL_KVMI_UNHOOK_SHUTDOWN);
 	if (k->vcpus)
 		vm_set_hooks(k->vm, NULL, NULL);
+	if (k->port_registered)
+		iobus_unregister(&k->vm->pio, VIGIL_KVMI_HYPERCALL_PORT);
 	if (k->ev_listen)
 		event_free(k->ev_listen);
 	if (k->listen_fd >= 0) {

@@ -140,6 +140,7 @@ struct kvmi {
 	uint32_t msrs[KVMI_MAX_WATCHED_MSRS];  /* watched MSRs (VM-wide) */
 	unsigned nr_msrs;
 	bool msr_exits_on;
+	bool port_registered;          /* the hypercall doorbell on the pio bus */
 	_Atomic uint64_t dma_denied;
 	/* Quiescing around memslot changes (quiesce.c). */
 	pthread_mutex_t q_lock;
