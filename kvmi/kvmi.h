@@ -51,5 +51,9 @@ bool kvmi_attached(const struct kvmi *k);
 #define KVMI_DMA_FROM_DEVICE 1   /* device writes guest memory */
 int kvmi_dma_check(struct kvmi *k, uint32_t device_id, uint64_t gpa, uint64_t len,
 		   int direction);
+/* The same with the engine as @opaque: the shape of vfio_dma_check_fn
+ * (server/vfio/vfio_dev.h), installed by vigild with vfio_set_dma_check. */
+int kvmi_dma_check_hook(void *opaque, uint32_t device_id, uint64_t gpa, uint64_t len,
+			int direction);
 
 #endif

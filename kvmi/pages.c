@@ -247,3 +247,9 @@ int kvmi_dma_check(struct kvmi *k, uint32_t device_id, uint64_t gpa, uint64_t le
 	}
 	return 0;
 }
+
+int kvmi_dma_check_hook(void *opaque, uint32_t device_id, uint64_t gpa, uint64_t len,
+			int direction)
+{
+	return kvmi_dma_check(opaque, device_id, gpa, len, direction);
+}

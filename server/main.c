@@ -160,6 +160,11 @@ static int run_guest(struct vigild *d)
 		}
 	}
 #endif
+#if defined(VIGIL_HAVE_KVMI) && defined(VIGIL_HAVE_VFIO)
+	/* KVMI: device DMA follows the introspection tool's page policy. */
+	if (!err && d->kvmi && d->vfio)
+		vfio_set_dma_check(d->vfio, kvmi_dma_check_hook, d->kvmi);
+#endif
 	if (err) {
 		log_err("cannot set up the VM: %s", strerror(-err));
 		return VIGILD_EXIT_SOFTWARE;
