@@ -40,6 +40,7 @@ enum kt_scenario {
 #define KT_HIDDEN 0x4e45444449482121ull
 
 #define KT_CR4_BIT (1ull << 2)   /* CR4.TSD: harmless to flip */
+#define KT_CR0_WP  (1ull << 16)
 
 #define KT_HC_VALUE  77
 #define KT_HC_RBX    0x1234abcdull

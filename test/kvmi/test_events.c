@@ -169,7 +169,7 @@ Test(kvmi_events, exec_protect_catches_a_call)
 	expect_exit(0);
 }
 
-Test(kvmi_events, cr4_write_skip_allow_and_value)
+Test(kvmi_events, cr_writes_skip_allow_and_value)
 {
 	struct vigil_kvmi_ev ev;
 	uint64_t cr4;
@@ -178,6 +178,9 @@ Test(kvmi_events, cr4_write_skip_allow_and_value)
 	kt_ready(&t);
 	enable(0, VIGIL_KVMI_EVENT_CR);
 	cr_assert_eq(vigil_kvmi_control_cr(t.c, 0, 4, 1), 0);
+	cr_assert_eq(vigil_kvmi_control_cr(t.c, 0, 0, 1), 0);
+	cr_assert_eq(vigil_kvmi_control_cr(t.c, 0, 3, 1), 0);
+	cr_assert_eq(vigil_kvmi_control_cr(t.c, 0, 2, 1), -EINVAL, "CR2 cannot be watched");
 	kt_go(&t, KT_CR4);
 	kt_event(&t, &ev, 20000);
 	cr_assert_eq(ev.common.event, VIGIL_KVMI_EVENT_CR);
@@ -192,7 +195,16 @@ Test(kvmi_events, cr4_write_skip_allow_and_value)
 	cr_assert_eq(ev.u.cr.new_value, cr4);
 	cr_assert_eq(vigil_kvmi_reply_event(t.c, &ev, VIGIL_KVMI_ACTION_ALLOW, VIGIL_KVMI_REPLY_VALUE,
 					    cr4 | KT_CR4_BIT, NULL, 0), 0);
+	kt_event(&t, &ev, 20000);
+	cr_assert_eq(ev.u.cr.cr, 0);
+	cr_assert_eq(ev.u.cr.new_value, ev.u.cr.old_value & ~KT_CR0_WP);
+	reply(&ev, VIGIL_KVMI_ACTION_SKIP);
+	kt_event(&t, &ev, 20000);
+	cr_assert_eq(ev.u.cr.cr, 3);
+	cr_assert_eq(ev.u.cr.new_value, ev.u.cr.old_value);
+	cr_assert_eq(ev.u.cr.old_value, ev.common.sregs.cr3);
 	cr_assert_eq(vigil_kvmi_control_cr(t.c, 0, 4, 0), 0);   /* stepping stops */
+	reply(&ev, VIGIL_KVMI_ACTION_ALLOW);
 	expect_exit(0);
 }
 

@@ -87,6 +87,9 @@ static void run_cr4(void)
 	GUEST_ASSERT_EQ(read_cr4(), cr4 | KT_CR4_BIT);
 	write_cr4(cr4);                         /* tool: ALLOW with value cr4|BIT */
 	GUEST_ASSERT_EQ(read_cr4(), cr4 | KT_CR4_BIT);
+	write_cr0(read_cr0() & ~KT_CR0_WP);     /* tool: SKIP */
+	GUEST_ASSERT(read_cr0() & KT_CR0_WP);
+	write_cr3(read_cr3());                  /* tool: ALLOW */
 }
 
 static void run_hypercall(void)
