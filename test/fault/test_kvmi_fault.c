@@ -183,7 +183,7 @@ static int settled_fds(int expect)
 }
 
 Test(fault, kvmi_tool_sigkill_1000_cycles_no_hung_vcpu_no_restriction_no_leak,
-     .timeout = 300)
+     .timeout = 600)
 {
 	int base_fds = -1;
 	long base_rss = 0, worst = 0, total = 0, lat;

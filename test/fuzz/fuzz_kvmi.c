@@ -58,6 +58,7 @@ static void look_at(struct sent *s)
 {
 	struct vigil_kvmi_hdr h;
 	int32_t err;
+	bool echo;
 
 	FUZZ_CHECK(env.msg_len >= sizeof(h), "short message (%zu)", env.msg_len);
 	memcpy(&h, env.msg, sizeof(h));
@@ -66,16 +67,19 @@ static void look_at(struct sent *s)
 	if (getenv("FUZZ_VERBOSE"))
 		fprintf(stderr, "engine: msg %u seq %u size %u err %d\n", h.msg_id, h.seq, h.size,
 			env.msg_len >= 12 ? *(int32_t *)(env.msg + 8) : -1);
-	if (h.msg_id == VIGIL_KVMI_EVENT)
+	/* A reply echoes msg_id and seq, even for the ids of server messages
+	 * (a tool sending EVENT or NOTIFY_UNHOOK gets ENOSYS under that id). */
+	echo = s->len >= sizeof(h) && h.msg_id == s->h.msg_id && h.seq == s->h.seq;
+	if (!echo && h.msg_id == VIGIL_KVMI_EVENT)
 		return;
-	if (h.msg_id == VIGIL_KVMI_NOTIFY_UNHOOK) {
+	if (!echo && h.msg_id == VIGIL_KVMI_NOTIFY_UNHOOK) {
 		s->unhooked = true;
 		return;
 	}
 	FUZZ_CHECK(env.msg_len >= sizeof(h) + sizeof(err), "reply without an error field");
 	memcpy(&err, env.msg + sizeof(h), sizeof(err));
 	FUZZ_CHECK(err >= VIGIL_KVMI_OK && err <= VIGIL_KVMI_ESHUTDOWN, "error value %d", err);
-	if (s->len >= sizeof(h) && h.msg_id == s->h.msg_id && h.seq == s->h.seq) {
+	if (echo) {
 		s->replies++;
 		s->err = err;
 	} else if (s->len < sizeof(h) || h.size != s->len - sizeof(h)) {
