@@ -63,7 +63,7 @@ void kenv_fini(struct kenv *e)
 int kenv_up(struct kenv *e)
 {
 	struct vm_config cfg = { .mem_size = 8 << 20, .nr_vcpus = KENV_VCPUS, .irqchip = true };
-	struct kvmi_config kc = { .path = e->path, .answer_timeout_ms = 2000 };
+	struct kvmi_config kc = { .path = e->path, .answer_timeout_ms = 500 };
 	char why[256];
 	int err;
 
