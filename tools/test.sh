@@ -6,7 +6,7 @@
 # Usage: tools/test.sh [BUILD_DIR]
 #   VIGIL_TEST_SANITIZERS=0   skip the sanitizer passes
 #   VIGIL_TEST_FUZZ=0         skip the short libFuzzer pass (test/fuzz/run.sh)
-#   VIGIL_FUZZ_SECONDS=N      seconds per fuzz target (default 25)
+#   VIGIL_FUZZ_SECONDS=N      seconds per fuzz target (default 20: 2 minutes in all)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -21,7 +21,7 @@ cmake --build "$build" -j"$jobs"
 
 if [ "${VIGIL_TEST_FUZZ:-1}" != 0 ]; then
 	fuzz_rc=0
-	"$top/test/fuzz/run.sh" -t "${VIGIL_FUZZ_SECONDS:-25}" -b "$build-fuzz" || fuzz_rc=$?
+	"$top/test/fuzz/run.sh" -t "${VIGIL_FUZZ_SECONDS:-20}" -b "$build-fuzz" || fuzz_rc=$?
 	if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_rc" -ne 77 ]; then
 		exit "$fuzz_rc"
 	fi
