@@ -6,7 +6,8 @@
  * as MMIO, an instruction fetch fails emulation with RIP in the page). The
  * memslot manager merges neighbouring pages with equal flags into one slot.
  * A batch is applied in one pass: sort, merge with the current set, then one
- * memslots_set_flags per run of consecutive pages whose flags change.
+ * memslots_set_flags_batch with a run per group of consecutive pages whose
+ * flags change.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -81,25 +82,29 @@ static int change_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : (x->order > y->order);
 }
 
-/* Apply flags (old or new) to the changed pages, one call per run. */
+/* Apply flags (old or new) to the changed pages: runs of equal flags, all
+ * in one memslot batch (one diff, one slot-budget check). */
 static int apply_runs(struct kvmi *k, const struct change *c, size_t n, bool use_new)
 {
-	size_t i = 0, j;
+	struct memslot_req *req = malloc((n ? n : 1) * sizeof(*req));
+	size_t i = 0, j, nr = 0;
 	int r;
 
+	if (!req)
+		return -ENOMEM;
 	while (i < n) {
 		uint32_t f = access_flags(use_new ? c[i].new : c[i].old);
 
 		for (j = i + 1; j < n && c[j].gfn == c[j - 1].gfn + 1 &&
 		     access_flags(use_new ? c[j].new : c[j].old) == f; j++)
 			;
-		r = memslots_set_flags(&k->vm->slots, c[i].gfn << PAGE_SHIFT,
-				       (j - i) << PAGE_SHIFT, f);
-		if (r < 0)
-			return r;
+		req[nr++] = (struct memslot_req){ c[i].gfn << PAGE_SHIFT,
+						  (j - i) << PAGE_SHIFT, f };
 		i = j;
 	}
-	return 0;
+	r = memslots_set_flags_batch(&k->vm->slots, req, (unsigned)nr);
+	free(req);
+	return r;
 }
 
 /* Merge the sorted, deduplicated changes into the restricted set. */

@@ -77,14 +77,22 @@ static bool same_range(const struct memslot_range *a, const struct memslot_range
 	       a->flags == b->flags && a->region == b->region;
 }
 
-/* Index in @l of a range identical to @r (mapped), or -1. */
+/* Index in @l (sorted by gpa, non-overlapping) of a mapped range identical
+ * to @r, or -1. */
 static int find_same(const struct range_list *l, const struct memslot_range *r)
 {
-	unsigned i;
+	unsigned lo = 0, hi = l->nr;
 
-	for (i = 0; i < l->nr; i++)
-		if (same_range(&l->r[i], r) && l->r[i].slot >= 0)
-			return (int)i;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (l->r[mid].gpa < r->gpa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < l->nr && same_range(&l->r[lo], r) && l->r[lo].slot >= 0)
+		return (int)lo;
 	return -1;
 }
 
@@ -332,75 +340,138 @@ out:
 	return err;
 }
 
-/* Split @l so that a range boundary falls at @at (if inside a range). */
-static void split_at(struct range_list *l, uint64_t at)
+static int req_cmp(const void *a, const void *b)
 {
+	const struct memslot_req *x = a, *y = b;
+
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/* Sorted copy of @reqs, checked for alignment, flags and mutual overlap. */
+static int sort_reqs(const struct memslot_req *reqs, unsigned n, struct memslot_req **out)
+{
+	struct memslot_req *r;
 	unsigned i;
 
-	for (i = 0; i < l->nr; i++) {
-		struct memslot_range *r = &l->r[i];
-		uint64_t off;
+	for (i = 0; i < n; i++)
+		if (!aligned(reqs[i].gpa, reqs[i].size) || (reqs[i].flags & ~PROT_FLAGS))
+			return -EINVAL;
+	r = malloc((n ? n : 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memcpy(r, reqs, n * sizeof(*r));
+	qsort(r, n, sizeof(*r), req_cmp);
+	for (i = 1; i < n; i++) {
+		if (r[i - 1].gpa + r[i - 1].size > r[i].gpa) {
+			free(r);
+			return -EINVAL;
+		}
+	}
+	*out = r;
+	return 0;
+}
 
-		if (at <= r->gpa || at >= r->gpa + r->size)
-			continue;
-		off = at - r->gpa;
-		memmove(&l->r[i + 1], &l->r[i], (l->nr - i) * sizeof(*l->r));
-		l->r[i].size = off;
-		l->r[i + 1].gpa += off;
-		l->r[i + 1].hva += off;
-		l->r[i + 1].size -= off;
-		l->r[i].slot = l->r[i + 1].slot = -1;
-		l->nr++;
-		return;
+/* Is every request covered by registered ranges? One merged pass. */
+static bool all_covered(const struct memslots *ms, const struct memslot_req *r, unsigned n)
+{
+	unsigned i, j = 0;
+
+	for (i = 0; i < n; i++) {
+		uint64_t next = r[i].gpa, end = r[i].gpa + r[i].size;
+
+		while (j < ms->nr && ms->ranges[j].gpa + ms->ranges[j].size <= next)
+			j++;
+		while (next < end) {
+			if (j >= ms->nr || ms->ranges[j].gpa > next)
+				return false;
+			next = ms->ranges[j].gpa + ms->ranges[j].size;
+			if (next <= end)
+				j++;
+		}
+	}
+	return true;
+}
+
+static void emit(struct range_list *out, const struct memslot_range *src, uint64_t from,
+		 uint64_t to, uint32_t prot)
+{
+	struct memslot_range *d = &out->r[out->nr++];
+
+	*d = *src;
+	d->gpa = from;
+	d->size = to - from;
+	d->hva = src->hva + (from - src->gpa);
+	d->flags = (src->flags & ~PROT_FLAGS) | prot;
+	d->slot = (from == src->gpa && to == src->gpa + src->size && d->flags == src->flags) ?
+		  src->slot : -1;
+}
+
+/* Cut range @src by the sorted requests starting at *ri into @out. */
+static void cut_range(const struct memslot_range *src, const struct memslot_req *r,
+		      unsigned n, unsigned *ri, struct range_list *out)
+{
+	uint64_t cur = src->gpa, end = src->gpa + src->size;
+
+	while (*ri < n && r[*ri].gpa + r[*ri].size <= cur)
+		(*ri)++;
+	while (cur < end) {
+		const struct memslot_req *q = *ri < n ? &r[*ri] : NULL;
+		uint64_t stop;
+
+		if (!q || q->gpa >= end) {
+			emit(out, src, cur, end, src->flags & PROT_FLAGS);
+			return;
+		}
+		if (q->gpa > cur) {
+			emit(out, src, cur, q->gpa, src->flags & PROT_FLAGS);
+			cur = q->gpa;
+		}
+		stop = q->gpa + q->size < end ? q->gpa + q->size : end;
+		emit(out, src, cur, stop, q->flags);
+		cur = stop;
+		if (q->gpa + q->size <= end)
+			(*ri)++;
 	}
 }
 
-/* Is [gpa, gpa+size) entirely covered by registered ranges? */
-static bool covered(const struct memslots *ms, uint64_t gpa, uint64_t size)
+int memslots_set_flags_batch(struct memslots *ms, const struct memslot_req *reqs, unsigned n)
 {
-	uint64_t next = gpa, end = gpa + size;
-	unsigned i;
-
-	for (i = 0; i < ms->nr && next < end; i++) {
-		const struct memslot_range *r = &ms->ranges[i];
-
-		if (r->gpa + r->size <= next)
-			continue;
-		if (r->gpa > next)
-			return false;
-		next = r->gpa + r->size;
-	}
-	return next >= end;
-}
-
-int memslots_set_flags(struct memslots *ms, uint64_t gpa, uint64_t size, uint32_t flags)
-{
+	struct memslot_req *r = NULL;
 	struct range_list nl;
-	unsigned i;
+	unsigned i, ri = 0;
 	int err;
 
-	if (!aligned(gpa, size) || (flags & ~PROT_FLAGS))
-		return -EINVAL;
+	err = sort_reqs(reqs, n, &r);
+	if (err)
+		return err;
 	pthread_rwlock_wrlock(&ms->lock);
-	if (!covered(ms, gpa, size)) {
+	if (!all_covered(ms, r, n)) {
 		err = -ENOENT;
 		goto out;
 	}
-	err = copy_list(ms, &nl, 2);
-	if (err)
+	nl.r = calloc(ms->nr + 2 * (size_t)n + 1, sizeof(*nl.r));
+	if (!nl.r) {
+		err = -ENOMEM;
 		goto out;
-	split_at(&nl, gpa);
-	split_at(&nl, gpa + size);
-	for (i = 0; i < nl.nr; i++)
-		if (nl.r[i].gpa >= gpa && nl.r[i].gpa < gpa + size)
-			nl.r[i].flags = (nl.r[i].flags & ~PROT_FLAGS) | flags;
+	}
+	nl.nr = 0;
+	for (i = 0; i < ms->nr; i++)
+		cut_range(&ms->ranges[i], r, n, &ri, &nl);
 	normalise(&nl);
 	err = commit(ms, &nl);
 	if (err)
 		free(nl.r);
 out:
 	pthread_rwlock_unlock(&ms->lock);
+	free(r);
 	return err;
+}
+
+int memslots_set_flags(struct memslots *ms, uint64_t gpa, uint64_t size, uint32_t flags)
+{
+	struct memslot_req r = { gpa, size, flags };
+
+	return memslots_set_flags_batch(ms, &r, 1);
 }
 
 int memslots_lookup(struct memslots *ms, uint64_t gpa, uint32_t *flags, uint64_t *hva)

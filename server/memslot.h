@@ -65,6 +65,17 @@ int memslots_remove(struct memslots *ms, uint32_t region);
 /* Set @flags on every registered page in [gpa, gpa+size): page aligned, the
  * whole range must be registered RAM. */
 int memslots_set_flags(struct memslots *ms, uint64_t gpa, uint64_t size, uint32_t flags);
+/* One entry of a batch: set @flags on [gpa, gpa+size). */
+struct memslot_req {
+	uint64_t gpa;
+	uint64_t size;
+	uint32_t flags;
+};
+/* Apply many flag changes as ONE diff (one pass over the ranges, one
+ * slot-budget check, one set of KVM calls). Entries may come in any order
+ * but must not overlap each other. All or nothing: -EINVAL (alignment,
+ * flags, overlap), -ENOENT (not RAM), -ENOSPC (slot budget). */
+int memslots_set_flags_batch(struct memslots *ms, const struct memslot_req *reqs, unsigned n);
 /* Flags and host address of the page holding @gpa. -ENOENT if not RAM. */
 int memslots_lookup(struct memslots *ms, uint64_t gpa, uint32_t *flags, uint64_t *hva);
 /* Call @fn for every range of @region (MEMSLOT_ALL_REGIONS: of all), in gpa

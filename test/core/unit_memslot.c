@@ -953,3 +953,94 @@ Test(memslot_kvm, split_merge_and_remove_on_real_kvm, .timeout = 10)
 	close(kb.vm_fd);
 	close(kvm);
 }
+
+/* ---- batches: one diff for many changes ---- */
+
+TestSuite(memslot_batch, .init = setup, .fini = teardown);
+
+Test(memslot_batch, equals_the_same_changes_made_one_by_one)
+{
+	struct memslots seq;
+	struct memslot_req req[40];
+	unsigned n = 0, i;
+	uint64_t page;
+
+	cr_assert_geq(memslots_add(&ms, BASE, 256 * PG, HVA, 0), 0);
+	cr_assert_eq(memslots_init(&seq, 64, NULL, NULL), 0);
+	cr_assert_geq(memslots_add(&seq, BASE, 256 * PG, HVA, 0), 0);
+	/* Unsorted, mixed sizes and flags, some touching each other. */
+	for (page = 250; n < 40 && page >= 3; page -= 6) {
+		uint32_t f = (page % 3 == 0) ? MEMSLOT_READONLY : (page % 3 == 1) ? MEMSLOT_ABSENT : 0;
+
+		req[n++] = (struct memslot_req){ BASE + page * PG, (1 + page % 3) * PG, f };
+	}
+	for (i = 0; i < n; i++)
+		cr_assert_eq(memslots_set_flags(&seq, req[i].gpa, req[i].size, req[i].flags), 0);
+	cr_assert_eq(memslots_set_flags_batch(&ms, req, n), 0);
+	cr_assert_eq(ms.nr, seq.nr, "batch %u ranges, one by one %u", ms.nr, seq.nr);
+	for (i = 0; i < ms.nr; i++) {
+		cr_assert_eq(ms.ranges[i].gpa, seq.ranges[i].gpa);
+		cr_assert_eq(ms.ranges[i].size, seq.ranges[i].size);
+		cr_assert_eq(ms.ranges[i].flags, seq.ranges[i].flags);
+	}
+	check_consistent();
+	memslots_fini(&seq);
+}
+
+Test(memslot_batch, overlapping_entries_are_refused_untouched)
+{
+	struct memslot_req req[2] = {
+		{ BASE + 4 * PG, 4 * PG, MEMSLOT_READONLY },
+		{ BASE + 7 * PG, 2 * PG, MEMSLOT_ABSENT },
+	};
+	unsigned calls;
+
+	add16();
+	calls = rec->nr;
+	cr_assert_eq(memslots_set_flags_batch(&ms, req, 2), -EINVAL);
+	cr_assert_eq(rec->nr, calls, "a refused batch reached KVM");
+	expect_page(BASE + 4 * PG, 0, HVA + 4 * PG);
+	check_consistent();
+}
+
+Test(memslot_batch, any_uncovered_entry_refuses_the_whole_batch)
+{
+	struct memslot_req req[2] = {
+		{ BASE + 4 * PG, PG, MEMSLOT_READONLY },
+		{ BASE + 64 * PG, PG, MEMSLOT_READONLY },   /* past the region */
+	};
+	unsigned calls;
+
+	add16();
+	calls = rec->nr;
+	cr_assert_eq(memslots_set_flags_batch(&ms, req, 2), -ENOENT);
+	cr_assert_eq(rec->nr, calls);
+	expect_page(BASE + 4 * PG, 0, HVA + 4 * PG);
+	check_consistent();
+}
+
+Test(memslot_batch, ten_thousand_scattered_pages_in_one_pass)
+{
+	struct memslots big;
+	struct memslot_req *req = calloc(10000, sizeof(*req));
+	unsigned i, mapped = 0;
+
+	cr_assert_not_null(req);
+	cr_assert_eq(memslots_init(&big, 32764, NULL, NULL), 0);
+	cr_assert_geq(memslots_add(&big, 0, 20000 * PG, 0x7f0000000000ULL, 0), 0);
+	for (i = 0; i < 10000; i++)   /* every other page read-only */
+		req[i] = (struct memslot_req){ (uint64_t)(2 * i + 1) * PG, PG, MEMSLOT_READONLY };
+	cr_assert_eq(memslots_set_flags_batch(&big, req, 10000), 0);
+	cr_assert_eq(big.nr, 20000);
+	for (i = 0; i < big.nr; i++)
+		mapped += big.ranges[i].slot >= 0;
+	cr_assert_eq(memslots_used(&big), mapped);
+	cr_assert_eq(mapped, 20000);
+	for (i = 0; i < 10000; i++)
+		req[i].flags = 0;
+	cr_assert_eq(memslots_set_flags_batch(&big, req, 10000), 0);
+	cr_assert_eq(big.nr, 1, "lifting every restriction merges back to one range");
+	cr_assert_eq(memslots_used(&big), 1);
+	memslots_fini(&big);
+	free(req);
+}
