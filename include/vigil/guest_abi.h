@@ -56,6 +56,10 @@
 /* 32-bit write of anything: answered in the vCPU thread, no side effect.
  * The cheapest possible exit, used by benchmarks. */
 #define VIGIL_PORT_NOP      0x0ec
+/* 0x0e0-0x0e3: the introspection doorbell (VIGIL_KVMI_HYPERCALL_PORT in
+ * vigil/kvmi.h): a 32-bit write raises a HYPERCALL event for the attached
+ * tool; with no tool attached it is ignored. */
+#define VIGIL_PORT_KVMI_DOORBELL 0x0e0
 
 #ifndef __ASSEMBLER__
 enum vigil_ucall_cmd {
