@@ -195,7 +195,11 @@ static int sc_dirty(void)
 	v = start_vcpu0();
 	ph_expect_ucall(&h, v, VIGIL_UCALL_SYNC, 4);
 	PH_OK(crosvm_memory_get_dirty_log(h.cv, m2, log));
-	PH_CHECK(log[0] == 0x28 && log[1] == 0, "dirty bitmap %02x %02x", log[0], log[1]);
+	/* Pages 3 and 5 were written and must be reported; page 0 was only read,
+	 * and KVM may report it too (kvm_amd does: dirty logs may over-report,
+	 * never under-report); pages never touched must stay clean. */
+	PH_CHECK((log[0] & 0x28) == 0x28 && (log[0] & ~0x29) == 0 && log[1] == 0,
+		 "dirty bitmap %02x %02x", log[0], log[1]);
 	PH_CHECK(p[0x3000] == 1 && p[0x5000] == 1, "guest writes visible in the memfd");
 	PH_CHECK(crosvm_memory_get_dirty_log(h.cv, h.mem, log) == -EINVAL, "no dirty log on RAM");
 	PH_OK(crosvm_destroy_memory(h.cv, &m2));
