@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +35,7 @@ pid_t fault_spawn(char *const argv[], int *out_fd, const char *log)
 		int err = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)
 			      : open("/dev/null", O_WRONLY);
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive a failed test */
 		dup2(p[1], 1);
 		if (err >= 0)
 			dup2(err, 2);
