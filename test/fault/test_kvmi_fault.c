@@ -179,14 +179,19 @@ static long rss_kib(pid_t pid)
 	return kib;
 }
 
-/* vigild's fd count once the observer's connection is gone. */
+/* vigild's fd count once the observer's connection is gone (the engine closes
+ * it from its loop): with @expect < 0 the smallest of 20 samples over 20 ms,
+ * else the first sample not above @expect within 200 ms. */
 static int settled_fds(int expect)
 {
 	int n = fault_count_fds(vigild);
 
-	for (int i = 0; i < 200 && n != expect && expect >= 0; i++) {
+	for (int i = 0; i < 200 && (expect < 0 ? i < 20 : n > expect); i++) {
+		int m;
+
 		usleep(1000);
-		n = fault_count_fds(vigild);
+		m = fault_count_fds(vigild);
+		n = expect < 0 && m > n ? n : m;
 	}
 	return n;
 }
@@ -218,7 +223,7 @@ Test(fault, kvmi_tool_sigkill_1000_cycles_no_hung_vcpu_no_restriction_no_leak,
 			base_rss = rss_kib(vigild);
 		}
 	}
-	cr_assert(settled_fds(base_fds) == base_fds, "vigild has %d fds, %d after cycle 10",
+	cr_assert(settled_fds(base_fds) <= base_fds, "vigild has %d fds, %d after cycle 10",
 		  fault_count_fds(vigild), base_fds);
 	cr_assert(rss_kib(vigild) - base_rss < RSS_SLACK_KIB, "vigild grew from %ld to %ld KiB",
 		  base_rss, rss_kib(vigild));
