@@ -185,7 +185,7 @@ static int handle_set_regs(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 	err = kvmi_vcpu_lock_parked(c->k, q->vcpu, &kv);
 	if (err)
 		return err;
-	if (ioctl(kv->vcpu->fd, KVM_SET_REGS, &q->regs) < 0)
+	if (kvmi_set_regs(kv, &q->regs) < 0)
 		err = VIGIL_KVMI_EIO;
 	pthread_mutex_unlock(&kv->lock);
 	return err ? err : kvmi_reply(c, h, 0, NULL, 0);

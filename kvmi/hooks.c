@@ -61,6 +61,9 @@ static int hook_pre_run(struct vcpu *vcpu, void *opaque)
 	 * changed registers since (both clear sync_fresh). */
 	if (r >= 0 && kv->step_check_now)
 		r = kvmi_step_check(kv);
+	/* A SKIP above moved RIP: re-arm stepping at the new RIP. */
+	if (r >= 0 && atomic_exchange(&kv->debug_dirty, false))
+		r = kvmi_debug_apply(kv);
 	kv->sync_fresh = false;
 	return r;
 }

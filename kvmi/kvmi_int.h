@@ -209,6 +209,11 @@ int kvmi_walk(const struct kvm_sregs *s, uint64_t gva, kvmi_read_fn read, void *
 
 /* step.c: single-step intercepts (CR, XSETBV, descriptor loads, singlestep). */
 int kvmi_debug_apply(struct kvmi_vcpu *kv);
+/* KVM_SET_REGS that keeps single-stepping alive: x86 KVM re-arms the trap
+ * flag only while RIP equals the RIP at KVM_SET_GUEST_DEBUG time, so after
+ * any register write the guest-debug state is re-applied before the next
+ * KVM_RUN. Returns like ioctl (-1 and errno). */
+int kvmi_set_regs(struct kvmi_vcpu *kv, const struct kvm_regs *regs);
 int kvmi_debug_exit(struct kvmi_vcpu *kv);
 int kvmi_step_check(struct kvmi_vcpu *kv);
 bool kvmi_needs_step(struct kvmi_vcpu *kv);

@@ -161,7 +161,7 @@ static int msr_retry(struct kvmi_vcpu *kv)
 		return -EIO;
 	regs.rip = rip;
 	kv->sync_fresh = false;
-	if (ioctl(kv->vcpu->fd, KVM_SET_REGS, &regs) < 0)
+	if (kvmi_set_regs(kv, &regs) < 0)
 		return -errno;
 	kv->vcpu->run->exit_reason = KVM_EXIT_INTR;
 	return 0;

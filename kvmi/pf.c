@@ -186,7 +186,7 @@ static int exec_skip(struct kvmi_vcpu *kv, struct fetch_ctx *f)
 		return 1;  /* cannot decode: behave as RETRY */
 	f->regs.rip += (unsigned)len;
 	kv->sync_fresh = false;
-	return ioctl(kv->vcpu->fd, KVM_SET_REGS, &f->regs) < 0 ? -errno : 1;
+	return kvmi_set_regs(kv, &f->regs) < 0 ? -errno : 1;
 }
 
 int kvmi_pf_exec(struct kvmi_vcpu *kv)

@@ -49,6 +49,14 @@ static bool intercepting(struct kvmi_vcpu *kv)
 		(ev & STEP_EVENTS));
 }
 
+int kvmi_set_regs(struct kvmi_vcpu *kv, const struct kvm_regs *regs)
+{
+	if (ioctl(kv->vcpu->fd, KVM_SET_REGS, regs) < 0)
+		return -1;
+	atomic_store(&kv->debug_dirty, true);
+	return 0;
+}
+
 int kvmi_debug_apply(struct kvmi_vcpu *kv)
 {
 	struct kvm_guest_debug dbg;
@@ -84,6 +92,8 @@ int kvmi_debug_apply(struct kvmi_vcpu *kv)
 	kv->stepping = step;
 	return 0;
 }
+
+#define DR6_BS (1ull << 14)   /* single-step */
 
 /* The 64-bit GPRs in encoding order. */
 static const ZydisRegister gpr_order[16] = {
@@ -276,7 +286,7 @@ int kvmi_step_check(struct kvmi_vcpu *kv)
 		if (rep.action == VIGIL_KVMI_ACTION_SKIP) {
 			s.regs.rip += s.insn.length;
 			kv->sync_fresh = false;
-			if (ioctl(kv->vcpu->fd, KVM_SET_REGS, &s.regs) < 0)
+			if (kvmi_set_regs(kv, &s.regs) < 0)
 				return -errno;
 		}
 		/* SKIP: check the next instruction; RETRY: ask again. */
@@ -302,7 +312,7 @@ static int bp_event(struct kvmi_vcpu *kv, uint64_t dr6)
 	/* Resume flag: the instruction breakpoint does not fire again at once. */
 	regs.rflags |= 1u << 16;
 	kv->sync_fresh = false;
-	return ioctl(kv->vcpu->fd, KVM_SET_REGS, &regs) < 0 ? -errno : 1;
+	return kvmi_set_regs(kv, &regs) < 0 ? -errno : 1;
 }
 
 /* int3 reported by KVM_GUESTDBG_USE_SW_BP, RIP at the int3. ALLOW delivers
@@ -330,7 +340,7 @@ static int sw_bp_event(struct kvmi_vcpu *kv)
 			return -errno;
 		regs.rip += 1;
 		kv->sync_fresh = false;
-		return ioctl(kv->vcpu->fd, KVM_SET_REGS, &regs) < 0 ? -errno : 1;
+		return kvmi_set_regs(kv, &regs) < 0 ? -errno : 1;
 	}
 	/* Re-inject as QEMU does: RIP stays on the int3 and KVM delivers the
 	 * soft exception with the instruction length of this exit. */
@@ -343,16 +353,43 @@ static int sw_bp_event(struct kvmi_vcpu *kv)
 	return ioctl(kv->vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 1;
 }
 
+/*
+ * Which of our breakpoints caused this #DB. DR6's B0-B3 are sticky on real
+ * x86 (kvm_amd reports the VMCB's DR6, which nobody clears) and may be set
+ * for disabled breakpoints, so a bit counts only for an enabled breakpoint
+ * that matches: an execution breakpoint at the reported PC, a data
+ * breakpoint when the exit is not a single-step trap.
+ */
+static uint64_t bp_hits(struct kvmi_vcpu *kv, const struct kvm_debug_exit_arch *d)
+{
+	uint64_t hits = 0;
+	unsigned i;
+
+	pthread_mutex_lock(&kv->lock);
+	for (i = 0; i < VIGIL_KVMI_NR_HW_BPS; i++) {
+		const struct kvmi_bp *bp = &kv->bps[i];
+
+		if (!bp->enabled || !(d->dr6 & (1ull << i)))
+			continue;
+		if (bp->type == 0 ? bp->gva == d->pc : !(d->dr6 & DR6_BS))
+			hits |= 1ull << i;
+	}
+	pthread_mutex_unlock(&kv->lock);
+	return hits;
+}
+
 int kvmi_debug_exit(struct kvmi_vcpu *kv)
 {
 	struct kvm_debug_exit_arch *d = &kv->vcpu->run->debug.arch;
 	struct vigil_kvmi_event_reply rep;
+	uint64_t hits;
 	int r;
 
 	if (d->exception == 3)
 		return sw_bp_event(kv);
-	if (d->dr6 & 0xf)
-		return bp_event(kv, d->dr6);
+	hits = bp_hits(kv, d);
+	if (hits)
+		return bp_event(kv, (d->dr6 & ~0xfull) | hits);
 	if (kv->exec_restore) {
 		kvmi_pf_exec_restore(kv);
 		atomic_store(&kv->debug_dirty, true);
@@ -362,8 +399,12 @@ int kvmi_debug_exit(struct kvmi_vcpu *kv)
 		if (r < 0)
 			return r;
 	}
-	if (!kvmi_needs_step(kv))
-		atomic_store(&kv->debug_dirty, true);
+	/* Re-arm at every step, not only when stepping stops: x86 KVM drops the
+	 * trap flag when it emulates an instruction at another RIP than the one
+	 * KVM_SET_GUEST_DEBUG saw (it does so for intercepted instructions on
+	 * hosts without NRIP save, e.g. kvm_amd under QEMU), and stepping would
+	 * silently stop right where CR writes happen. */
+	atomic_store(&kv->debug_dirty, true);
 	kv->step_check_now = true;
 	return 1;
 }

@@ -381,7 +381,7 @@ add_build_tree() {
 	local f
 	find "$(realpath "$1")" -path '*/CMakeFiles' -prune -o -type f \
 		! -name '*.o' ! -name '*.a' -print |
-		while read -r f; do is_elf "$f" && add_file "$f"; done
+		while read -r f; do if is_elf "$f"; then add_file "$f"; fi; done
 	return 0
 }
 
