@@ -159,15 +159,12 @@ static int event_wait(struct kvmi_vcpu *kv, struct kvmi_call *kc,
 	kv->in_event = true;
 	pthread_mutex_unlock(&kv->lock);
 	if (event_send_direct(k, kc)) {
-		unsigned spin = kv->vcpu->waiter.spin_us;
-
 		atomic_fetch_sub(&kc->refs, 1);   /* no mailbox handler will run */
-		/* The answer comes from another process, never within the core's
-		 * poll window; polling only takes a CPU from the tool (measured:
-		 * 2-3x slower events on 2 loaded cores). Sleep at once. */
-		kv->vcpu->waiter.spin_us = 0;
+		/* The core's short poll before sleeping (VCPU_WAIT_SPIN_US) pays
+		 * off here too: a tool answers in tens of microseconds, and a vCPU
+		 * thread that sleeps pays ~70 us to get back into the guest on
+		 * kvm_pvm (docs/performance.md). */
 		r = waiter_wait(&kv->vcpu->waiter, tmo);
-		kv->vcpu->waiter.spin_us = spin;
 	} else {
 		r = vcpu_call_reactor(kv->vcpu, &kc->call, event_post_cb, tmo);
 	}
