@@ -288,6 +288,18 @@ static int conn_new(struct kvmi *k, int fd)
 	return 0;
 }
 
+/* Only the user vigild runs as (or root) may introspect its guest: the
+ * socket's 0600 mode says the same, this holds even if someone loosens it. */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
 void kvmi_accept_cb(evutil_socket_t lfd, short what, void *arg);
 void kvmi_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -298,6 +310,12 @@ void kvmi_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
+	if (!peer_allowed(fd)) {
+		log_warn("kvmi: refusing a tool run by another user (SO_PEERCRED)");
+		send_attach(fd, VIGIL_KVMI_EPERM, 0);
+		close(fd);
+		return;
+	}
 	if (k->conn) {
 		log_info("kvmi: refusing a second tool (one is attached)");
 		send_attach(fd, VIGIL_KVMI_EBUSY, 0);

@@ -69,7 +69,11 @@ void cmdline_usage(FILE *out)
 "71 host resource error, 80 triple fault, 81 KVM could not run the guest,\n"
 "82 crashed by the introspection tool, 83 plugin failed, 128+N signal N.\n"
 "\n"
-"Privileges: vigild needs /dev/kvm; sockets are created mode 0600.\n", out);
+"Privileges: vigild needs /dev/kvm and nothing else. Once the VM is set up it\n"
+"drops every capability (bounding set included) and sets no_new_privs, so a\n"
+"plugin or anything else it starts runs with none. Sockets are created mode\n"
+"0600 and the introspection socket also checks each tool's SO_PEERCRED: only\n"
+"the user vigild runs as, or root, may attach.\n", out);
 }
 
 int cmdline_parse_size(const char *s, uint64_t *out)

@@ -1,5 +1,8 @@
 /* Introspection protocol: attach, commands, bad input. Real vigild, real guest. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,6 +64,40 @@ Test(kvmi_proto, socket_is_private)
 	kt_start(&t, 1, 0);
 	cr_assert_eq(stat(t.sock, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600);
+}
+
+Test(kvmi_proto, tool_of_another_user_is_refused)
+{
+	struct {
+		struct vigil_kvmi_hdr h;
+		struct vigil_kvmi_attach a;
+	} m;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int st, fd;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to connect as another user");
+	kt_start(&t, 1, 0);
+	/* Loosen the socket's mode so only SO_PEERCRED stands in the way. */
+	cr_assert_eq(chmod(t.sock, 0666), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t.sock);
+	pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(11);
+		if (recv(fd, &m, sizeof(m), 0) != (ssize_t)sizeof(m))
+			_exit(12);
+		_exit(m.h.msg_id == VIGIL_KVMI_ATTACH && m.a.e.err == VIGIL_KVMI_EPERM ? 0 : 13);
+	}
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	/* The owner's tool is still attached and working. */
+	cr_assert_eq(vigil_kvmi_nr_vcpus(t.c), 1);
 }
 
 Test(kvmi_proto, truncated_and_malformed_messages)
