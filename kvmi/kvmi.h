@@ -30,7 +30,9 @@ int kvmi_new(struct kvmi **out, struct vm *vm, struct event_base *base,
 	     const struct kvmi_config *cfg);
 /* Tell the tool (NOTIFY_UNHOOK), remove every intercept, release waiting
  * vCPUs with ALLOW, close the socket and unlink the path. Reactor thread,
- * before vm_shutdown. Sets *k to NULL; accepts NULL. */
+ * AFTER vm_shutdown has joined the vCPU threads (they use the engine's
+ * per-vCPU state until then; freeing earlier is a use-after-free) and before
+ * vm_free. Sets *k to NULL; accepts NULL. */
 void kvmi_free(struct kvmi **k);
 /* True while a tool is attached. */
 bool kvmi_attached(const struct kvmi *k);
