@@ -538,6 +538,14 @@ int main(int argc, char **argv)
 	struct srv s = { .fd = -1, .mode = "normal", .irq_fd = -1 };
 	const char *path = NULL;
 
+	/* Discovery (contrib/README.md): answer and exit, whatever else is given. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--print-capabilities")) {
+			printf("{ \"type\": \"vfio-user\", \"features\": [ \"dma-by-message\", "
+			       "\"dma-by-mmap\", \"sparse-mmap\", \"intx\", \"reset\" ] }\n");
+			return 0;
+		}
+	}
 	for (int i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--socket-path=", 14))
 			path = argv[i] + 14;
