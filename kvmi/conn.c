@@ -283,6 +283,7 @@ static int conn_new(struct kvmi *k, int fd)
 	pthread_rwlock_wrlock(&k->conn_lock);
 	k->conn_fd = fd;
 	pthread_rwlock_unlock(&k->conn_lock);
+	atomic_store(&k->tool_stalled, false);
 	atomic_store(&k->hooked, true);
 	send_attach(fd, VIGIL_KVMI_OK, k->nr_vcpus);
 	return 0;

@@ -6,6 +6,7 @@
  * serve register commands on the vCPU fd (the VCPU_PARKED rule).
  */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,15 +133,33 @@ static struct kvmi_call *event_build(struct kvmi_vcpu *kv, uint32_t kind, const 
 
 /* vCPU thread: send straight to the tool when the socket takes it (one thread
  * hop less than going through the reactor). Returns true when sent. */
-static bool event_send_direct(struct kvmi *k, struct kvmi_call *kc)
+enum send_result { SENT, SOCKET_FULL, NOT_SENT };
+
+static enum send_result event_send_direct(struct kvmi *k, struct kvmi_call *kc)
 {
 	ssize_t n = -1;
+	int err = 0;
 
 	pthread_rwlock_rdlock(&k->conn_lock);
-	if (k->conn_fd >= 0)
+	if (k->conn_fd >= 0 && atomic_load(&k->tool_stalled)) {
+		int unread = 0;
+
+		/* AF_UNIX charges queued datagrams to the sender until the peer
+		 * reads them: anything left means the tool still is not reading. */
+		if (ioctl(k->conn_fd, SIOCOUTQ, &unread) == 0 && unread > 0) {
+			pthread_rwlock_unlock(&k->conn_lock);
+			return SOCKET_FULL;
+		}
+		atomic_store(&k->tool_stalled, false);
+	}
+	if (k->conn_fd >= 0) {
 		n = send(k->conn_fd, kc->msg, kc->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		err = errno;
+	}
 	pthread_rwlock_unlock(&k->conn_lock);
-	return n == (ssize_t)kc->len;
+	if (n == (ssize_t)kc->len)
+		return SENT;
+	return n < 0 && (err == EAGAIN || err == EWOULDBLOCK) ? SOCKET_FULL : NOT_SENT;
 }
 
 static int event_wait(struct kvmi_vcpu *kv, struct kvmi_call *kc,
@@ -148,6 +167,7 @@ static int event_wait(struct kvmi_vcpu *kv, struct kvmi_call *kc,
 {
 	struct kvmi *k = kv->k;
 	int tmo = k->cfg.answer_timeout_ms < 0 ? -1 : k->cfg.answer_timeout_ms;
+	enum send_result sent;
 	int r;
 
 	pthread_mutex_lock(&kv->lock);
@@ -158,7 +178,14 @@ static int event_wait(struct kvmi_vcpu *kv, struct kvmi_call *kc,
 	kv->cur = kc;
 	kv->in_event = true;
 	pthread_mutex_unlock(&kv->lock);
-	if (event_send_direct(k, kc)) {
+	sent = event_send_direct(k, kc);
+	if (sent == SOCKET_FULL) {
+		/* Backpressure: the tool is not reading. Waiting would stall the
+		 * guest for the whole answer timeout per event; take the default
+		 * action now instead (kvmi_raise counts and reports it). */
+		atomic_fetch_sub(&kc->refs, 1);
+		r = -EWOULDBLOCK;
+	} else if (sent == SENT) {
 		atomic_fetch_sub(&kc->refs, 1);   /* no mailbox handler will run */
 		/* The core's short poll before sleeping (VCPU_WAIT_SPIN_US) pays
 		 * off here too: a tool answers in tens of microseconds, and a vCPU
@@ -203,7 +230,19 @@ int kvmi_raise(struct kvmi_vcpu *kv, uint32_t kind, const void *spec, size_t spe
 	call_put(kc);
 	if (r == -ECANCELED)
 		return r;
+	if (r == -EWOULDBLOCK) {
+		uint64_t n = atomic_fetch_add(&kv->k->events_unsent, 1) + 1;
+
+		if (!(n & (n - 1)))   /* 1, 2, 4, 8...: a tool can't flood the log */
+			log_warn("kvmi: the tool is not reading its socket: %s event on vCPU %u "
+				 "took the default action at once (%llu such events so far)",
+				 event_names[kind], kv->vcpu->id, (unsigned long long)n);
+		memset(reply, 0, sizeof(*reply));
+		reply->action = kv->k->cfg.timeout_action;
+		return 0;
+	}
 	if (r == -ETIMEDOUT || (r == 0 && !answered)) {
+		atomic_store(&kv->k->tool_stalled, true);
 		log_warn("kvmi: vCPU %u: no answer to %s event within %d ms: default action %s",
 			 kv->vcpu->id, event_names[kind], kv->k->cfg.answer_timeout_ms,
 			 kv->k->cfg.timeout_action == VIGIL_KVMI_ACTION_SKIP ? "SKIP" : "ALLOW");

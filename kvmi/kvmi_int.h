@@ -142,6 +142,12 @@ struct kvmi {
 	bool msr_exits_on;
 	bool port_registered;          /* the hypercall doorbell on the pio bus */
 	_Atomic uint64_t dma_denied;
+	/* Events that took the default action at once because the tool's socket
+	 * was full (it stopped reading): backpressure, see kvmi_raise. */
+	_Atomic uint64_t events_unsent;
+	/* An event went unanswered past the timeout; while the tool has still
+	 * not read what was sent (SIOCOUTQ > 0), new events are not sent. */
+	_Atomic bool tool_stalled;
 	/* Quiescing around memslot changes (quiesce.c). */
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;

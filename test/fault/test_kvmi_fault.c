@@ -275,3 +275,43 @@ Test(fault, kvmi_tool_stops_reading_memory_bounded_guest_progresses, .timeout = 
 	close(ram);
 	vigild_down();
 }
+
+/*
+ * Backpressure with the default 5 s answer time: once an event has gone
+ * unanswered and the tool still has not read its socket, later events take
+ * the default action at once instead of stalling the guest 5 s each.
+ */
+Test(fault, kvmi_tool_stops_reading_events_default_at_once, .timeout = 60)
+{
+	uint64_t a[NR_VCPUS], b[NR_VCPUS];
+	pid_t tool;
+	int ram;
+
+	vigild_up("5000");
+	ram = fault_guest_ram_fd(vigild);
+	cr_assert(ram >= 0, "cannot open vigild's guest RAM: %s", strerror(-ram));
+	tool = fork();
+	if (tool == 0) {
+		struct vigil_kvmi *t;
+
+		if (vigil_kvmi_connect(sock_path, 2000, &t))
+			_exit(2);
+		intercept_storm(t);
+		for (;;)
+			pause();          /* attached, intercepting, never reading */
+	}
+	usleep(6500 * 1000);         /* the first events time out (5 s) */
+	cr_assert(pread(ram, a, sizeof(a), FAULT_ROUNDS_GPA) == sizeof(a));
+	usleep(3000 * 1000);
+	cr_assert(pread(ram, b, sizeof(b), FAULT_ROUNDS_GPA) == sizeof(b));
+	kill(tool, SIGKILL);
+	cr_assert(waitpid(tool, NULL, 0) == tool);
+	cr_log_info("3 s after the first timeout: rounds %llu/%llu",
+		    (unsigned long long)(b[0] - a[0]), (unsigned long long)(b[1] - a[1]));
+	/* Without backpressure each event would wait 5 s: at most one round. */
+	for (int v = 0; v < NR_VCPUS; v++)
+		cr_assert(b[v] > a[v] + 10, "vCPU %d: %llu rounds in 3 s", v,
+			  (unsigned long long)(b[v] - a[v]));
+	close(ram);
+	vigild_down();
+}
