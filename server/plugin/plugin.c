@@ -193,9 +193,13 @@ out:
 static int plugin_watch(struct plugin *pl)
 {
 	pl->pidfd = (int)syscall(SYS_pidfd_open, pl->pid, 0);
-	if (pl->pidfd < 0)
+	if (pl->pidfd < 0 && errno != ENOSYS)
 		return -errno;
-	pl->pid_ev = event_new(pl->base, pl->pidfd, EV_READ | EV_PERSIST, pid_cb, pl);
+	/* Without pidfd_open (Linux < 5.3, valgrind 3.19), SIGCHLD does it. */
+	if (pl->pidfd < 0)
+		pl->pid_ev = evsignal_new(pl->base, SIGCHLD, pid_cb, pl);
+	else
+		pl->pid_ev = event_new(pl->base, pl->pidfd, EV_READ | EV_PERSIST, pid_cb, pl);
 	if (!pl->pid_ev || event_add(pl->pid_ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
@@ -302,6 +306,11 @@ static void plugin_finish(struct plugin *pl)
 		return;
 	if (pl->pidfd >= 0 && poll(&p, 1, PS_GRACE_MS) > 0 && reap(pl, false))
 		return;
+	for (int ms = 0; pl->pidfd < 0 && ms < PS_GRACE_MS; ms += 10) {
+		if (reap(pl, false))
+			return;
+		usleep(10 * 1000);
+	}
 	if (!reap(pl, false)) {
 		log_warn("the plugin did not exit within %d ms of the VM stopping: killing it",
 			 PS_GRACE_MS);
