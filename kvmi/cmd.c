@@ -60,6 +60,19 @@ int kvmi_vcpu_lock_parked(struct kvmi *k, unsigned id, struct kvmi_vcpu **out)
 	return VIGIL_KVMI_OK;
 }
 
+int kvmi_parked_ioctl(struct kvmi *k, unsigned id, unsigned long req, void *arg, int fail)
+{
+	struct kvmi_vcpu *kv;
+	int err = kvmi_vcpu_lock_parked(k, id, &kv);
+
+	if (err)
+		return err;
+	if (ioctl(kv->vcpu->fd, req, arg) < 0)
+		err = fail;
+	pthread_mutex_unlock(&kv->lock);
+	return err;
+}
+
 static int handle_version(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h, size_t len)
 {
 	struct kvmi_caps *caps = &c->k->caps;
@@ -227,18 +240,12 @@ static int handle_xcr(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 	const struct vigil_kvmi_vcpu_req *q = body;
 	struct vigil_kvmi_xcr_reply r = { 0 };
 	struct kvm_xcrs xcrs;
-	struct kvmi_vcpu *kv;
 	unsigned i;
 	int err;
 
 	if (len != sizeof(*q) || !kvmi_zero(q->padding, sizeof(q->padding)))
 		return VIGIL_KVMI_EINVAL;
-	err = kvmi_vcpu_lock_parked(c->k, q->vcpu, &kv);
-	if (err)
-		return err;
-	if (ioctl(kv->vcpu->fd, KVM_GET_XCRS, &xcrs) < 0)
-		err = VIGIL_KVMI_ENOSYS;
-	pthread_mutex_unlock(&kv->lock);
+	err = kvmi_parked_ioctl(c->k, q->vcpu, KVM_GET_XCRS, &xcrs, VIGIL_KVMI_ENOSYS);
 	if (err)
 		return err;
 	for (i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; i++)

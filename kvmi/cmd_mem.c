@@ -107,18 +107,12 @@ static int handle_translate(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 	const struct vigil_kvmi_translate *q = body;
 	struct vigil_kvmi_translate_reply r = { 0 };
 	struct kvm_sregs sregs;
-	struct kvmi_vcpu *kv;
 	unsigned levels = 0;
 	int err;
 
 	if (len != sizeof(*q) || !kvmi_zero(q->padding, sizeof(q->padding)))
 		return VIGIL_KVMI_EINVAL;
-	err = kvmi_vcpu_lock_parked(c->k, q->vcpu, &kv);
-	if (err)
-		return err;
-	if (ioctl(kv->vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
-		err = VIGIL_KVMI_EIO;
-	pthread_mutex_unlock(&kv->lock);
+	err = kvmi_parked_ioctl(c->k, q->vcpu, KVM_GET_SREGS, &sregs, VIGIL_KVMI_EIO);
 	if (err)
 		return err;
 	if (kvmi_walk(&sregs, q->gva, walk_read, c->k->vm, &r.gpa, &levels) < 0)

@@ -176,6 +176,9 @@ bool kvmi_zero(const void *p, size_t len);
 int kvmi_err_from_errno(int err);
 /* vCPU lookup + "parked in an event" lock; returns a VIGIL_KVMI_E* value. */
 int kvmi_vcpu_lock_parked(struct kvmi *k, unsigned id, struct kvmi_vcpu **out);
+/* One vCPU ioctl on a vCPU parked in an event (lock, ioctl, unlock): OK,
+ * the lock's error, or @fail if the ioctl fails. */
+int kvmi_parked_ioctl(struct kvmi *k, unsigned id, unsigned long req, void *arg, int fail);
 
 /* event.c: vCPU side */
 extern const struct vcpu_hooks kvmi_hooks;
