@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 
+#include "capabilities.h"
 #include "cmdline.h"
 #include "exitcodes.h"
 #include "guest_loader.h"
@@ -26,10 +27,6 @@
 #endif
 #ifdef VIGIL_HAVE_PLUGIN
 #include "plugin.h"
-#endif
-#if __has_include("capabilities.h")
-#include "capabilities.h"
-#define VIGIL_HAVE_CAPABILITIES 1
 #endif
 
 struct vigild {
@@ -211,12 +208,7 @@ static bool wants_capabilities(int argc, char **argv)
 
 static int print_capabilities(void)
 {
-#ifdef VIGIL_HAVE_CAPABILITIES
 	return capabilities_print(stdout) < 0 ? VIGILD_EXIT_SOFTWARE : 0;
-#else
-	printf("{\"type\": \"vigild\", \"features\": []}\n");
-	return 0;
-#endif
 }
 
 int main(int argc, char **argv)
