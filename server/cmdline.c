@@ -36,6 +36,34 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Does @arg name a long option that takes a separate value ("--opt VALUE")? */
+static bool takes_value(const char *arg)
+{
+	const struct option *o;
+
+	if (strncmp(arg, "--", 2) || strchr(arg, '='))
+		return false;
+	for (o = long_opts; o->name; o++)
+		if (!strcmp(arg + 2, o->name))
+			return o->has_arg == required_argument;
+	return false;
+}
+
+bool cmdline_wants_capabilities(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--print-capabilities"))
+			return true;
+		if (takes_value(argv[i]))
+			i++;
+	}
+	return false;
+}
+
 void cmdline_usage(FILE *out)
 {
 	fputs(

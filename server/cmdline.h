@@ -33,6 +33,9 @@ struct vigild_opts {
  * problem to stderr. */
 int cmdline_parse(int argc, char **argv, struct vigild_opts *o);
 void cmdline_usage(FILE *out);
+/* Is --print-capabilities given as an option (not as the value of an option
+ * such as --plugin-arg, not after "--")? Checked before anything else. */
+bool cmdline_wants_capabilities(int argc, char **argv);
 /* "64M", "1G", "4096K", "65536": bytes. -EINVAL for junk, -ERANGE overflow. */
 int cmdline_parse_size(const char *s, uint64_t *out);
 

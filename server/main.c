@@ -187,25 +187,6 @@ static int run_guest(struct vigild *d)
 	return status;
 }
 
-static bool wants_capabilities(int argc, char **argv)
-{
-	int i;
-
-	/* Not inside option values (--plugin-arg --print-capabilities passes
-	 * the string to the plugin) and not after "--". */
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "--print-capabilities"))
-			return true;
-		if (!strcmp(argv[i], "--plugin-arg") || !strcmp(argv[i], "--plugin") ||
-		    !strcmp(argv[i], "--guest") || !strcmp(argv[i], "--introspect") ||
-		    !strcmp(argv[i], "--device") || !strcmp(argv[i], "--console"))
-			i++;
-	}
-	return false;
-}
-
 static int print_capabilities(void)
 {
 	return capabilities_print(stdout) < 0 ? VIGILD_EXIT_SOFTWARE : 0;
@@ -218,7 +199,7 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.kvm.fd = -1;
-	if (wants_capabilities(argc, argv))
+	if (cmdline_wants_capabilities(argc, argv))
 		return print_capabilities();
 	if (cmdline_parse(argc, argv, &d.opts) < 0)
 		return VIGILD_EXIT_USAGE;
