@@ -51,8 +51,8 @@ static int addr_io(struct pci_host *h, bool is_write, void *data, unsigned len)
 	return 0;
 }
 
-static int data_io(struct pci_host *h, uint64_t port, bool is_write, void *data,
-		   unsigned len)
+static int data_io(struct pci_host *h, struct vcpu *vcpu, uint64_t port, bool is_write,
+		   void *data, unsigned len)
 {
 	uint32_t a = atomic_load(&h->addr);
 	unsigned bus = (a >> 16) & 0xff, dev = (a >> 11) & 0x1f, fn = (a >> 8) & 7;
@@ -72,9 +72,9 @@ static int data_io(struct pci_host *h, uint64_t port, bool is_write, void *data,
 		return 0;
 	}
 	if (is_write)
-		s->ops->cfg_write(s->opaque, off, data, len);
+		s->ops->cfg_write(vcpu, s->opaque, off, data, len);
 	else
-		s->ops->cfg_read(s->opaque, off, data, len);
+		s->ops->cfg_read(vcpu, s->opaque, off, data, len);
 	return 0;
 }
 
@@ -83,11 +83,10 @@ static int pci_io(struct vcpu *vcpu, void *opaque, uint64_t port, bool is_write,
 {
 	struct pci_host *h = opaque;
 
-	(void)vcpu;
 	if (port == PCI_HOST_PORT_ADDR)
 		return addr_io(h, is_write, data, len);
 	if (port >= PCI_HOST_PORT_DATA && port + len <= PCI_HOST_PORT_DATA + 4)
-		return data_io(h, port, is_write, data, len);
+		return data_io(h, vcpu, port, is_write, data, len);
 	if (!is_write)
 		memset(data, 0xff, len);
 	return 0;

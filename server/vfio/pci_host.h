@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct vm;
+struct vcpu;
 struct pci_host;
 
 #define PCI_HOST_PORT_ADDR 0xcf8
@@ -19,9 +20,12 @@ struct pci_host;
 #define PCI_HOST_MAX_SLOTS 32
 
 struct pci_fn_ops {
-	/* @off is 0..255, the access lies within one dword. Reads fill @data. */
-	void (*cfg_read)(void *opaque, unsigned off, void *data, unsigned len);
-	void (*cfg_write)(void *opaque, unsigned off, const void *data, unsigned len);
+	/* @off is 0..255, the access lies within one dword. Reads fill @data.
+	 * Called in the thread of @vcpu (the one doing the 0xCFC access). */
+	void (*cfg_read)(struct vcpu *vcpu, void *opaque, unsigned off, void *data,
+			 unsigned len);
+	void (*cfg_write)(struct vcpu *vcpu, void *opaque, unsigned off, const void *data,
+			  unsigned len);
 };
 
 int pci_host_new(struct pci_host **out, struct vm *vm);

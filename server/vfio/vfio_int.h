@@ -10,13 +10,14 @@
 
 #define VFIO_NR_BARS 6
 #define VFIO_GSI_BASE 16
-#define VFIO_PIO_BASE 0xc000u
+/* Ports given to I/O BARs: above the legacy ports vigild and PC guests use. */
+#define VFIO_PIO_BASE 0x1000u
 #define VFIO_PIO_END  0x10000u
 
 struct vfio_bar {
 	struct vfio_dev *dev;
 	unsigned idx;
-	uint64_t base;           /* guest address (MMIO) or port (I/O), 0: none */
+	_Atomic uint64_t base;   /* decoded guest address (MMIO) or port (I/O), 0: none */
 	uint64_t size;           /* decoded size (power of two) */
 	uint64_t region_size;    /* what the server has */
 	uint32_t flags;          /* low bits of the BAR register (type) */
@@ -24,6 +25,7 @@ struct vfio_bar {
 	bool registered;
 	void *map;               /* mmap of the region fd, or NULL */
 	uint64_t map_len;
+	struct vu_region region; /* the server's region info (sparse areas) */
 	int slot_regions[VU_MAX_SPARSE_AREAS + 1];
 	unsigned nr_slot_regions;
 };
@@ -37,7 +39,9 @@ struct vfio_dev {
 	struct vu_client *c;
 	struct vu_device_info info;
 	struct vfio_bar bar[VFIO_NR_BARS];
-	uint32_t bar_reg[VFIO_NR_BARS];   /* what the guest reads back */
+	/* What the guest reads back; written by vCPU threads, read by the
+	 * reactor when a BAR moves. */
+	_Atomic uint32_t bar_reg[VFIO_NR_BARS];
 	unsigned slot, gsi;
 	int irq_fd;
 	bool irqfd_wired;
