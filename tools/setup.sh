@@ -7,7 +7,8 @@ set -eu
 PACKAGES="build-essential cmake pkg-config
 libevent-dev libprotobuf-c-dev protobuf-c-compiler libcap-ng-dev
 libcriterion-dev libzydis-dev libjson-c-dev
-clang libclang-rt-14-dev valgrind"
+clang libclang-rt-14-dev valgrind
+xz-utils dpkg-dev"
 
 missing=""
 for p in $PACKAGES; do

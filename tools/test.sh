@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test command: install dependencies, configure with warnings as errors,
 # build, and run every test; then the whole suite again under ASan+UBSan and
-# the vCPU/reactor hand-off tests under TSan.
+# the vCPU/reactor hand-off tests under TSan. libvfio-user's sample servers
+# are built first (from Debian's qemu source package) for test/interop.
 #
 # Usage: tools/test.sh [BUILD_DIR]
 #   VIGIL_TEST_SANITIZERS=0   skip the sanitizer passes
@@ -13,6 +14,8 @@ build=${1:-$top/build}
 jobs=$(nproc)
 
 "$top/tools/setup.sh"
+# libvfio-user's sample servers for the interoperability tests (cached).
+"$top/tools/interop/libvfio-user.sh" build > /dev/null
 
 echo "== build and test: $build"
 cmake -S "$top" -B "$build" -DVIGIL_WERROR=ON

@@ -35,6 +35,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${VIGIL_NESTED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil-nested}
+# shellcheck source=../lib/debsrc.sh
+. "$top/tools/lib/debsrc.sh"
 recipe=1	# bump when the build steps below change what they produce
 
 BUILD_PACKAGES="build-essential pkg-config ninja-build meson python3
@@ -153,45 +155,13 @@ qemu_key() {
 
 # ------------------------------------------------------------ QEMU
 
-# deb-src entries for the Debian archives the machine already uses, in a
-# private apt state, so the system's apt configuration is left alone.
-private_apt_opts() {
-	local a=$cache/apt
-	echo "-o Dir::Etc::SourceList=$a/sources.list"
-	echo "-o Dir::Etc::SourceParts=$a/sources.list.d"
-	echo "-o Dir::State::Lists=$a/lists"
-	echo "-o Dir::Cache=$a/cache"
-	apt_quiet_opts
-}
-
-setup_private_apt() {
-	local a=$cache/apt f
-	mkdir -p "$a/lists/partial" "$a/sources.list.d" "$a/cache/archives/partial"
-	: > "$a/sources.list"
-	rm -f "$a/sources.list.d/"*
-	# deb822 files: keep stanzas whose URIs are Debian's, as deb-src.
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk 'BEGIN { RS = ""; ORS = "\n\n" }
-		     /URIs:[^\n]*debian/ { sub(/Types:[^\n]*/, "Types: deb-src"); print }' \
-			"$f" > "$a/sources.list.d/$(basename "$f")"
-	done
-	# one-line format
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		sed -n 's/^deb \(.*debian.*\)/deb-src \1/p' "$f" >> "$a/sources.list"
-	done
-	# shellcheck disable=SC2046
-	apt-get $(private_apt_opts) update >&2 ||
-		fail "apt-get update for Debian's source lists failed"
-}
-
 fetch_qemu_source() {
 	local dir=$1
-	setup_private_apt
-	# shellcheck disable=SC2046
-	(cd "$dir" && apt-get $(private_apt_opts) source --download-only \
-		"qemu=$qemu_version" >&2) || fail "apt-get source qemu=$qemu_version failed"
+	# deb-src entries in a private apt state (tools/lib/debsrc.sh), so the
+	# system's apt configuration is left alone.
+	debsrc_setup "$cache/apt" || fail "apt-get update for Debian's source lists failed"
+	debsrc_fetch "$cache/apt" "qemu=$qemu_version" "$dir" ||
+		fail "apt-get source qemu=$qemu_version failed"
 	dpkg-source -x "$dir"/qemu_*.dsc "$dir/qemu" >&2 ||
 		fail "dpkg-source -x failed"
 }

@@ -1,0 +1,309 @@
+/*
+ * vigild against vfio-user servers it did not come with: libvfio-user's
+ * sample device servers (built from Debian's qemu source package by
+ * tools/interop/libvfio-user.sh), each driven by the pci_probe guest through
+ * a real vigild process. Also vu-dma's BARs moved by the guest.
+ *
+ * Every case is vigild + server as separate processes on a UNIX socket, the
+ * guest's console in a file, and the server's own log in another.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_DEVS 3
+
+struct proc {
+	pid_t pid;
+	char log[128];
+};
+
+struct run {
+	char dir[64];
+	char sock[MAX_DEVS][128];
+	struct proc srv[MAX_DEVS];
+	int srv_stdin[MAX_DEVS];   /* write end kept open (null waits on stdin) */
+	char console[160];
+	char vigild_log[160];
+};
+
+static struct run R;
+static char lvu_bin[256];
+
+static void find_samples(void)
+{
+	const char *env = getenv("VIGIL_LIBVFIO_USER"), *home = getenv("HOME");
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	char path[300];
+
+	if (env)
+		snprintf(lvu_bin, sizeof(lvu_bin), "%s", env);
+	else if (xdg)
+		snprintf(lvu_bin, sizeof(lvu_bin), "%s/vigil-interop/libvfio-user/bin", xdg);
+	else
+		snprintf(lvu_bin, sizeof(lvu_bin), "%s/.cache/vigil-interop/libvfio-user/bin",
+			 home ? home : "/root");
+	snprintf(path, sizeof(path), "%s/server", lvu_bin);
+	if (access(path, X_OK))
+		cr_skip_test("libvfio-user samples not built in %s: run tools/interop/libvfio-user.sh "
+			     "(it needs Debian's qemu source package)", lvu_bin);
+}
+
+static void setup(void)
+{
+	snprintf(R.dir, sizeof(R.dir), "/tmp/vigil-interop-XXXXXX");
+	cr_assert_not_null(mkdtemp(R.dir));
+	for (unsigned i = 0; i < MAX_DEVS; i++) {
+		snprintf(R.sock[i], sizeof(R.sock[i]), "%s/dev%u.sock", R.dir, i);
+		R.srv_stdin[i] = -1;
+	}
+	snprintf(R.console, sizeof(R.console), "%s/console", R.dir);
+	snprintf(R.vigild_log, sizeof(R.vigild_log), "%s/vigild.log", R.dir);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	for (unsigned i = 0; i < MAX_DEVS; i++) {
+		if (R.srv[i].pid > 0) {
+			kill(R.srv[i].pid, SIGKILL);
+			waitpid(R.srv[i].pid, NULL, 0);
+		}
+		if (R.srv_stdin[i] >= 0)
+			close(R.srv_stdin[i]);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", R.dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", R.dir);
+	memset(&R, 0, sizeof(R));
+}
+
+TestSuite(interop, .init = setup, .fini = teardown, .timeout = 60);
+
+/* fork + exec @argv with stdout and stderr to @log; stdin from a pipe whose
+ * write end goes to *stdin_w (if not NULL) or /dev/null. */
+static pid_t spawn(char *const argv[], const char *log, int *stdin_w)
+{
+	int p[2] = { -1, -1 };
+	pid_t pid;
+
+	if (stdin_w)
+		cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int in = stdin_w ? p[0] : open("/dev/null", O_RDONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (stdin_w) {
+		close(p[0]);
+		*stdin_w = p[1];
+	}
+	return pid;
+}
+
+static void wait_socket(const char *path)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	struct stat st;
+
+	for (int i = 0; i < 1000; i++) {
+		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return;
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_fail("no server socket at %s after 5 s", path);
+}
+
+/* Start sample @name of libvfio-user (or vu-dma when @name is NULL) as device @i. */
+static void start_server(unsigned i, const char *name)
+{
+	char exe[300];
+	char *argv[4];
+	char log[sizeof(R.srv[i].log)];
+
+	snprintf(log, sizeof(log), "%s/server%u.log", R.dir, i);
+	memcpy(R.srv[i].log, log, sizeof(log));
+	if (!name) {
+		char arg[160];
+
+		snprintf(arg, sizeof(arg), "--socket-path=%s", R.sock[i]);
+		argv[0] = (char *)VU_DMA_SERVER;
+		argv[1] = arg;
+		argv[2] = NULL;
+		R.srv[i].pid = spawn(argv, R.srv[i].log, NULL);
+		wait_socket(R.sock[i]);
+		return;
+	}
+	snprintf(exe, sizeof(exe), "%s/%s", lvu_bin, name);
+	argv[0] = exe;
+	if (!strcmp(name, "null")) {
+		argv[1] = R.sock[i];
+		argv[2] = NULL;
+	} else {
+		argv[1] = (char *)"-v";
+		argv[2] = R.sock[i];
+		argv[3] = NULL;
+	}
+	R.srv[i].pid = spawn(argv, R.srv[i].log, !strcmp(name, "null") ? &R.srv_stdin[i] : NULL);
+	wait_socket(R.sock[i]);
+}
+
+/* Run vigild with pci_probe and @n devices (@opts appended to each spec);
+ * returns its exit status (or -1 if it had to be killed after 30 s). */
+static int run_vigild(unsigned n, const char *opts)
+{
+	char specs[MAX_DEVS][300], console[200];
+	char *argv[8 + 2 * MAX_DEVS];
+	unsigned a = 0;
+	int st;
+
+	argv[a++] = (char *)VIGILD_BIN;
+	argv[a++] = (char *)"run";
+	argv[a++] = (char *)"--guest";
+	argv[a++] = (char *)PCI_PROBE_GUEST;
+	snprintf(console, sizeof(console), "--console=%s", R.console);
+	argv[a++] = console;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "vfio-user,socket=%s%s", R.sock[i], opts);
+		argv[a++] = (char *)"--device";
+		argv[a++] = specs[i];
+	}
+	argv[a] = NULL;
+	pid_t pid = spawn(argv, R.vigild_log, NULL);
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[64 * 1024];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+static void expect_in(const char *path, const char *what)
+{
+	char *text = slurp(path);
+
+	cr_expect_not_null(strstr(text, what), "%s lacks \"%s\"; it has:\n%s", path, what, text);
+}
+
+static void expect_ok_run(int rc)
+{
+	if (rc != 0) {
+		fprintf(stderr, "vigild log:\n%s\n", slurp(R.vigild_log));
+		fprintf(stderr, "console:\n%s\n", slurp(R.console));
+	}
+	cr_assert_eq(rc, 0, "vigild exit status %d", rc);
+}
+
+Test(interop, lvu_server_negotiates_enumerates_and_drives)
+{
+	find_samples();
+	start_server(0, "server");
+	expect_ok_run(run_vigild(1, ""));
+	expect_in(R.console, "00:01.0 dead:beef class 000000 rev 00 subsystem cafe:babe");
+	expect_in(R.console, "  BAR0 io at 0x1000 size 0x8");
+	expect_in(R.console, "  BAR1 io at 0x4000 size 0x4000");
+	expect_in(R.console, "  interrupt pin 1 line 16");
+	expect_in(R.console, "libvfio-user server: BAR1 round trip, refused access, BAR1 moved: ok");
+	expect_in(R.console, "pci_probe: 1 function(s)");
+	/* What the server saw: a reset, guest RAM mapped with the memfd, INTx. */
+	expect_in(R.srv[0].log, "device reset callback");
+	expect_in(R.srv[0].log, "adding DMA region [0, 0x4000000) offset=0 flags=0x3");
+	expect_in(R.srv[0].log, "setting IRQ INTx flags=0x24 range [0, 1)");
+	expect_in(R.srv[0].log, "bad BAR0 access 0-0x3");
+	expect_in(R.vigild_log, "vfio-user dev0: PCI 00:01.0");
+}
+
+Test(interop, lvu_server_dma_by_message)
+{
+	find_samples();
+	start_server(0, "server");
+	expect_ok_run(run_vigild(1, ",dma=msg"));
+	expect_in(R.console, "BAR1 moved: ok");
+	/* No descriptor: the server must use DMA_READ/DMA_WRITE messages. */
+	expect_in(R.srv[0].log, "adding DMA region [0, 0x4000000) offset=0 flags=0x3");
+	cr_expect_null(strstr(slurp(R.srv[0].log), "mapped DMA region"),
+		       "the server mapped guest RAM although no fd was sent");
+}
+
+Test(interop, lvu_gpio_input_port_and_reattach)
+{
+	find_samples();
+	start_server(0, "gpio-pci-idio-16");
+	expect_ok_run(run_vigild(1, ""));
+	expect_in(R.console, "00:01.0 494f:0dc8");
+	expect_in(R.console, "  BAR2 io at 0x1000 size 0x100");
+	expect_in(R.console, "libvfio-user gpio: inputs 0 0 0 1 1 1 2 2 2: ok");
+	/* The sample waits for the next client: a second vigild attaches and
+	 * the device goes on counting where it was. */
+	expect_ok_run(run_vigild(1, ""));
+	expect_in(R.console, "libvfio-user gpio: inputs 3 3 3 4 4 4 5 5 5: ok");
+}
+
+Test(interop, lvu_null_device_without_bars)
+{
+	find_samples();
+	start_server(0, "null");
+	expect_ok_run(run_vigild(1, ""));
+	expect_in(R.console, "00:01.0 0000:0000 class 000000");
+	cr_expect_null(strstr(slurp(R.console), "BAR"), "the null device has no BARs");
+	expect_in(R.console, "pci_probe: 1 function(s)");
+}
+
+Test(interop, three_servers_at_once)
+{
+	find_samples();
+	start_server(0, "server");
+	start_server(1, "gpio-pci-idio-16");
+	start_server(2, NULL);
+	expect_ok_run(run_vigild(3, ""));
+	expect_in(R.console, "00:01.0 dead:beef");
+	expect_in(R.console, "00:02.0 494f:0dc8");
+	expect_in(R.console, "00:03.0 1de5:d0a1");
+	expect_in(R.console, "libvfio-user server: BAR1 round trip, refused access, BAR1 moved: ok");
+	expect_in(R.console, "libvfio-user gpio: inputs");
+	expect_in(R.console, "vu-dma: BAR0 and BAR2 moved and back: ok");
+	expect_in(R.console, "pci_probe: 3 function(s)");
+}
+
+Test(interop, vu_dma_bars_moved_by_the_guest)
+{
+	start_server(0, NULL);
+	expect_ok_run(run_vigild(1, ""));
+	expect_in(R.console, "00:01.0 1de5:d0a1");
+	expect_in(R.console, "vu-dma: BAR0 and BAR2 moved and back: ok");
+}
