@@ -187,7 +187,19 @@ static void drive_vu_dma(unsigned slot, struct bar bars[6])
 	bar_move(slot, 2, b2, (uint32_t)old2);
 	GUEST_ASSERT_EQ(*(volatile uint32_t *)(old0 + DMA_DEV_REG_ID), DMA_DEV_ID);
 	GUEST_ASSERT_EQ(*mapped, 0x5a5a1234);
-	GUEST_PRINTF("drive 00:%02x.0 vu-dma: BAR0 and BAR2 moved and back: ok\n", slot);
+	/* Refused moves: onto guest RAM, onto the other BAR. The register keeps
+	 * what was written, the BAR decodes nothing until it is moved again. */
+	bar_move(slot, 0, b0, 0x00200000);
+	GUEST_ASSERT_EQ(cfg_read32(slot, 0x10) & ~0xfu, 0x00200000);
+	GUEST_ASSERT_EQ(*(volatile uint32_t *)(old0 + DMA_DEV_REG_ID), 0xffffffffu);
+	bar_move(slot, 0, b0, (uint32_t)old0);
+	GUEST_ASSERT(old0 % b2->size == 0);
+	bar_move(slot, 2, b2, (uint32_t)old0);
+	GUEST_ASSERT_EQ(*(volatile uint32_t *)(old0 + DMA_DEV_REG_ID), DMA_DEV_ID);
+	bar_move(slot, 2, b2, (uint32_t)old2);
+	GUEST_ASSERT_EQ(*mapped, 0x5a5a1234);
+	GUEST_PRINTF("drive 00:%02x.0 vu-dma: BAR0 and BAR2 moved and back, moves onto RAM and onto BAR0 refused: ok\n",
+		     slot);
 }
 
 void guest_main(unsigned id, unsigned nr)
