@@ -275,42 +275,66 @@ CV_EXPORT int crosvm_vcpu_get_msrs(struct crosvm_vcpu *v, uint32_t count,
 	return take_resume_error(v, ret);
 }
 
+/*
+ * A repeated protobuf message field: @count zeroed elements of @size bytes
+ * and the pointer array protobuf-c wants, pointing at them. Both NULL when
+ * @count is 0. Freed by send_array_request.
+ */
+static int wire_array(uint32_t count, size_t size, void **elems, void ***ptrs)
+{
+	*elems = NULL;
+	*ptrs = NULL;
+	if (!count)
+		return 0;
+	*elems = calloc(count, size);
+	*ptrs = calloc(count, sizeof(void *));
+	if (!*elems || !*ptrs) {
+		free(*elems);
+		free(*ptrs);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < count; i++)
+		(*ptrs)[i] = (char *)*elems + (size_t)i * size;
+	return 0;
+}
+
+/* Send @req (whose answer carries nothing but an errno) and free the arrays. */
+static int send_array_request(struct crosvm_vcpu *v, VcpuRequest *req, void *elems, void **ptrs)
+{
+	VcpuResponse *resp;
+	int ret = cv_vcpu_xfer(v, req, &resp);
+
+	free(elems);
+	free(ptrs);
+	if (!ret)
+		vcpu_response__free_unpacked(resp, NULL);
+	return take_resume_error(v, ret);
+}
+
 CV_EXPORT int crosvm_vcpu_set_msrs(struct crosvm_vcpu *v, uint32_t count,
 				   const struct kvm_msr_entry *entries)
 {
 	VcpuRequest req = VCPU_REQUEST__INIT;
 	VcpuRequest__SetMsrs m = VCPU_REQUEST__SET_MSRS__INIT;
-	VcpuRequest__MsrEntry *e = NULL, **ep = NULL;
-	VcpuResponse *resp;
+	VcpuRequest__MsrEntry *e;
+	void **ep;
 	int ret;
 
 	if (!v || (count && !entries))
 		return -EINVAL;
-	if (count) {
-		e = calloc(count, sizeof(*e));
-		ep = calloc(count, sizeof(*ep));
-		if (!e || !ep) {
-			free(e);
-			free(ep);
-			return -ENOMEM;
-		}
-	}
+	ret = wire_array(count, sizeof(*e), (void **)&e, &ep);
+	if (ret)
+		return ret;
 	for (uint32_t i = 0; i < count; i++) {
 		vcpu_request__msr_entry__init(&e[i]);
 		e[i].index = entries[i].index;
 		e[i].data = entries[i].data;
-		ep[i] = &e[i];
 	}
 	m.n_entries = count;
-	m.entries = ep;
+	m.entries = (VcpuRequest__MsrEntry **)ep;
 	req.message_case = VCPU_REQUEST__MESSAGE_SET_MSRS;
 	req.set_msrs = &m;
-	ret = cv_vcpu_xfer(v, &req, &resp);
-	free(e);
-	free(ep);
-	if (!ret)
-		vcpu_response__free_unpacked(resp, NULL);
-	return take_resume_error(v, ret);
+	return send_array_request(v, &req, e, ep);
 }
 
 CV_EXPORT int crosvm_vcpu_set_cpuid(struct crosvm_vcpu *v, uint32_t count,
@@ -318,35 +342,22 @@ CV_EXPORT int crosvm_vcpu_set_cpuid(struct crosvm_vcpu *v, uint32_t count,
 {
 	VcpuRequest req = VCPU_REQUEST__INIT;
 	VcpuRequest__SetCpuid m = VCPU_REQUEST__SET_CPUID__INIT;
-	CpuidEntry *e = NULL, **ep = NULL;
-	VcpuResponse *resp;
+	CpuidEntry *e;
+	void **ep;
 	int ret;
 
 	if (!v || (count && !entries))
 		return -EINVAL;
-	if (count) {
-		e = calloc(count, sizeof(*e));
-		ep = calloc(count, sizeof(*ep));
-		if (!e || !ep) {
-			free(e);
-			free(ep);
-			return -ENOMEM;
-		}
-	}
-	for (uint32_t i = 0; i < count; i++) {
+	ret = wire_array(count, sizeof(*e), (void **)&e, &ep);
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < count; i++)
 		cv_cpuid_to_wire(&entries[i], &e[i]);
-		ep[i] = &e[i];
-	}
 	m.n_entries = count;
-	m.entries = ep;
+	m.entries = (CpuidEntry **)ep;
 	req.message_case = VCPU_REQUEST__MESSAGE_SET_CPUID;
 	req.set_cpuid = &m;
-	ret = cv_vcpu_xfer(v, &req, &resp);
-	free(e);
-	free(ep);
-	if (!ret)
-		vcpu_response__free_unpacked(resp, NULL);
-	return take_resume_error(v, ret);
+	return send_array_request(v, &req, e, ep);
 }
 
 CV_EXPORT int crosvm_get_hyperv_cpuid(struct crosvm_vcpu *v, uint32_t cap,
