@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "exitcodes.h"
+#include "irq_routing.h"
 #include "log.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -98,6 +99,10 @@ static int vm_setup_kvm(struct vm *vm, char *why, size_t why_len)
 			snprintf(why, why_len, "cannot create the in-kernel irqchip/PIT: %s",
 				 strerror(errno));
 			return -errno;
+		}
+		if (irq_routing_new(&vm->irq_routing, vm->fd, vm->kvm->fd) < 0) {
+			snprintf(why, why_len, "cannot allocate the GSI routing table");
+			return -ENOMEM;
 		}
 	}
 	/* Make failed instruction fetches (execute-protected pages) exit to us
@@ -287,6 +292,7 @@ void vm_free(struct vm *vm)
 		vcpu_free(vm->vcpus[i]);
 	free(vm->vcpus);
 	memslots_fini(&vm->slots);
+	irq_routing_free(&vm->irq_routing);
 	if (vm->ram.hva)
 		munmap(vm->ram.hva, vm->ram.size);
 	if (vm->ram.memfd >= 0)

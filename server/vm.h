@@ -29,6 +29,7 @@
 
 struct vcpu;
 struct vcpu_hooks;
+struct irq_routing;
 
 struct vm_config {
 	uint64_t mem_size;        /* bytes of guest RAM; 0: no RAM (plugin adds it) */
@@ -61,6 +62,8 @@ struct vm {
 	struct memslots slots;
 	struct iobus pio, mmio;
 	struct mailbox mailbox;
+	/* The GSI routing table's owner (irq_routing.h); NULL without irqchip. */
+	struct irq_routing *irq_routing;
 	struct vcpu **vcpus;
 	unsigned nr_vcpus;
 	struct vm_stop stop;
