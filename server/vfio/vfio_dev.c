@@ -15,6 +15,7 @@
 #include "log.h"
 #include "memslot.h"
 #include "vfio_int.h"
+#include "vfio_msi.h"
 #include "vm.h"
 
 #define VFIO_DEFAULT_TIMEOUT_MS 5000
@@ -225,9 +226,12 @@ static void dev_enumerate(struct vfio_dev *d)
 		step = "DEVICE_GET_INFO (no PCI config region)";
 		err = -ENODEV;
 	}
-	if (!err && (step = "BAR setup", err = vfio_pci_setup_bars(d)) == 0 &&
+	if (!err && (step = "capabilities", err = vfio_irqs_probe(d)) == 0 &&
+	    (step = "BAR setup", err = vfio_pci_setup_bars(d)) == 0 &&
 	    (step = "DMA_MAP", err = dma_map_ram(d)) == 0)
 		step = "SET_IRQS", err = wire_intx(d);
+	if (!err)
+		vfio_irqs_setup(d);   /* MSI/MSI-X: problems are logged, INTx stays */
 	if (err) {
 		char why[96];
 
@@ -323,6 +327,7 @@ static void dev_detach(struct vfio_dev *d)
 				   .flags = KVM_IRQFD_FLAG_DEASSIGN };
 
 	vu_client_free(&d->c);
+	vfio_irqs_free(d);
 	vfio_pci_teardown_bars(d);
 	if (d->irqfd_wired)
 		ioctl(d->vm->fd, KVM_IRQFD, &irqfd);

@@ -26,7 +26,8 @@ struct vfio_bar {
 	void *map;               /* mmap of the region fd, or NULL */
 	uint64_t map_len;
 	struct vu_region region; /* the server's region info (sparse areas) */
-	int slot_regions[VU_MAX_SPARSE_AREAS + 1];
+	/* + 2: the MSI-X table and PBA pages can split areas */
+	int slot_regions[VU_MAX_SPARSE_AREAS + 3];
 	unsigned nr_slot_regions;
 };
 
@@ -45,6 +46,7 @@ struct vfio_dev {
 	unsigned slot, gsi;
 	int irq_fd;
 	bool irqfd_wired;
+	struct vfio_irqs *irqs;           /* MSI/MSI-X (vfio_msi.h) */
 	atomic_bool failed;
 	_Atomic uint64_t dma_reads, dma_writes, dma_denied, region_calls;
 	atomic_bool warned_relocate, warned_error;

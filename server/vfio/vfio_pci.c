@@ -14,6 +14,7 @@
 #include "memslot.h"
 #include "vfio_int.h"
 #include "vcpu.h"
+#include "vfio_msi.h"
 #include "vm.h"
 
 #define PCI_BAR0        0x10
@@ -42,6 +43,8 @@ static int bar_io(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
 	int err = -ENOTCONN;
 
 	(void)vcpu;
+	if (vfio_msix_bar_access(d, b->idx, off, is_write, data, len))
+		return 0;
 	if (off + len <= b->region_size && !atomic_load(&d->failed)) {
 		atomic_fetch_add(&d->region_calls, 1);
 		if (is_write)
@@ -88,6 +91,8 @@ static void cfg_read(struct vcpu *vcpu, void *opaque, unsigned off, void *data, 
 		memset(data, 0, len);
 		return;
 	}
+	if (vfio_irqs_cfg_read(d, off, data, len))
+		return;
 	if (!atomic_load(&d->failed))
 		err = vu_dev_region_read(d->c, VFIO_PCI_CONFIG_REGION_INDEX, off, data, len);
 	if (err) {
@@ -97,6 +102,7 @@ static void cfg_read(struct vcpu *vcpu, void *opaque, unsigned off, void *data, 
 	}
 	if (off <= PCI_INT_LINE && off + len > PCI_INT_LINE)
 		((uint8_t *)data)[PCI_INT_LINE - off] = d->irqfd_wired ? (uint8_t)d->gsi : 0xff;
+	vfio_irqs_cfg_patch(d, off, data, len);
 }
 
 static uint64_t ram_end_high(const struct vm *vm)
@@ -123,15 +129,23 @@ static bool bar_range_ok(const struct vfio_dev *d, const struct vfio_bar *b, uin
 
 static int map_area(struct vfio_dev *d, struct vfio_bar *b, uint64_t off, uint64_t len)
 {
+	uint64_t piece[3][2];
+	unsigned n;
 	int r;
 
 	if ((off | len) & 4095 || !len || off + len > b->map_len)
 		return 0;   /* not page granular: stays trapped */
-	r = memslots_add(&d->vm->slots, b->base + off, len,
-			 (uint64_t)(uintptr_t)b->map + off, 0);
-	if (r < 0)
-		return r;
-	b->slot_regions[b->nr_slot_regions++] = r;
+	/* The MSI-X table and PBA pages stay trapped (vigild emulates them). */
+	n = vfio_msix_mappable(d, b->idx, off, len, piece);
+	for (unsigned i = 0; i < n; i++) {
+		if (b->nr_slot_regions == sizeof(b->slot_regions) / sizeof(b->slot_regions[0]))
+			return -ENOSPC;
+		r = memslots_add(&d->vm->slots, b->base + piece[i][0], piece[i][1],
+				 (uint64_t)(uintptr_t)b->map + piece[i][0], 0);
+		if (r < 0)
+			return r;
+		b->slot_regions[b->nr_slot_regions++] = r;
+	}
 	return 0;
 }
 
@@ -252,6 +266,8 @@ static void cfg_write(struct vcpu *vcpu, void *opaque, unsigned off, const void 
 		return;
 	}
 	if (dw == PCI_ROM || (off == PCI_INT_LINE && len == 1))
+		return;
+	if (vfio_irqs_cfg_write(d, off, data, len))
 		return;
 	if (atomic_load(&d->failed))
 		return;

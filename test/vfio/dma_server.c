@@ -8,11 +8,21 @@
  * through the eventfd the client gave with SET_IRQS. BAR2 (8 KiB of shared
  * memory) is mmap-able except its first page (a sparse mmap capability).
  *
+ * --irq=msi adds an MSI capability (64-bit, per-vector masking, 4 vectors),
+ * --irq=msix an MSI-X capability (8 vectors, table and PBA in BAR4, a 16 KiB
+ * region offered for mmap whole): the completion then signals the eventfd of
+ * vector VECTOR. SET_IRQS is checked as libvfio-user does (one descriptor per
+ * vector, count 0 only to disable) and, stricter, refuses to enable one IRQ
+ * index while another still holds eventfds: the client must disable INTx
+ * before it enables MSI or MSI-X. --irq=msix-bad-bir (table in an absent
+ * BAR), msix-huge (2048 vectors in the 16 KiB BAR) and cap-loop (a
+ * capability list that loops back) are bad input for the client.
+ *
  * --mode=NAME makes it misbehave on the doorbell (crash, hang, malformed,
  * oversized, error) or in the handshake (bad-major, bad-caps), for the
  * failure tests. --caps=JSON replaces its capability reply.
  *
- * Usage: vu-dma --socket-path=PATH [--mode=NAME] [--caps=JSON]
+ * Usage: vu-dma --socket-path=PATH [--mode=NAME] [--caps=JSON] [--irq=KIND]
  */
 #include <errno.h>
 #include <linux/vfio.h>
@@ -41,14 +51,15 @@ struct srv {
 	int fd;
 	const char *mode;
 	const char *caps;
+	const char *irq;
 	struct win win[MAX_WIN];
 	unsigned nr_win;
-	int irq_fd;
+	int irq_fds[DMA_DEV_NUM_IRQS][DMA_DEV_MSIX_VECTORS];
 	uint8_t config[256];
-	uint8_t *bar2;
-	int bar2_fd;
+	uint8_t *bar2, *bar4;
+	int bar2_fd, bar4_fd;
 	uint64_t src, dst, scratch;
-	uint32_t len, status, irq_count, resets;
+	uint32_t len, status, irq_count, resets, vector, bar4_calls;
 	uint16_t next_id;
 };
 
@@ -191,10 +202,54 @@ static int dma_rw(struct srv *s, uint16_t cmd, uint64_t addr, void *buf, uint32_
 	return 0;
 }
 
+static bool irq_is(const struct srv *s, const char *kind)
+{
+	return !strncmp(s->irq, kind, strlen(kind));
+}
+
+/* Vectors of IRQ index @index this device has. */
+static unsigned irq_count(const struct srv *s, unsigned index)
+{
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX: return 1;
+	case VFIO_PCI_MSI_IRQ_INDEX: return irq_is(s, "msi") && !irq_is(s, "msix") ?
+					    DMA_DEV_MSI_VECTORS : 0;
+	case VFIO_PCI_MSIX_IRQ_INDEX: return irq_is(s, "msix") || irq_is(s, "cap-loop") ?
+					     DMA_DEV_MSIX_VECTORS : 0;
+	default: return 0;
+	}
+}
+
+static bool index_active(const struct srv *s, unsigned index)
+{
+	for (unsigned v = 0; v < DMA_DEV_MSIX_VECTORS; v++)
+		if (s->irq_fds[index][v] >= 0)
+			return true;
+	return false;
+}
+
+/* The completion interrupt: MSI-X or MSI vector VECTOR if enabled, else INTx.
+ * -1 only if the eventfd cannot be written (STATUS_IRQ_LOST). */
+static int raise_irq(struct srv *s)
+{
+	unsigned index = VFIO_PCI_INTX_IRQ_INDEX, v = 0;
+	uint64_t one = 1;
+
+	if (index_active(s, VFIO_PCI_MSIX_IRQ_INDEX) || index_active(s, VFIO_PCI_MSI_IRQ_INDEX)) {
+		index = index_active(s, VFIO_PCI_MSIX_IRQ_INDEX) ? VFIO_PCI_MSIX_IRQ_INDEX
+								  : VFIO_PCI_MSI_IRQ_INDEX;
+		v = s->vector;
+	}
+	if (v >= DMA_DEV_MSIX_VECTORS)
+		return -1;
+	if (s->irq_fds[index][v] < 0)
+		return 0;   /* nobody asked for this interrupt */
+	return write(s->irq_fds[index][v], &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
 static void doorbell(struct srv *s)
 {
 	uint8_t *buf = malloc(s->len ? s->len : 1);
-	uint64_t one = 1;
 	int err = buf ? 0 : -ENOMEM;
 
 	if (!err && s->len > DMA_DEV_MAX_LEN)
@@ -206,8 +261,25 @@ static void doorbell(struct srv *s)
 	free(buf);
 	s->status = err ? DMA_DEV_STATUS_ERROR | (uint32_t)-err : DMA_DEV_STATUS_DONE;
 	s->irq_count++;
-	if (s->irq_fd >= 0 && write(s->irq_fd, &one, sizeof(one)) < 0)
+	if (raise_irq(s))
 		s->status |= DMA_DEV_STATUS_IRQ_LOST;
+}
+
+static uint32_t irq_mode(const struct srv *s)
+{
+	uint32_t m = 0;
+
+	if (index_active(s, VFIO_PCI_INTX_IRQ_INDEX))
+		m |= DMA_DEV_IRQ_INTX;
+	if (index_active(s, VFIO_PCI_MSI_IRQ_INDEX))
+		m |= DMA_DEV_IRQ_MSI;
+	if (index_active(s, VFIO_PCI_MSIX_IRQ_INDEX))
+		m |= DMA_DEV_IRQ_MSIX;
+	if (s->config[DMA_DEV_CAP_MSI] == 0x05 && (s->config[DMA_DEV_CAP_MSI + 2] & 1))
+		m |= DMA_DEV_IRQ_MSI_CFG;
+	if (s->config[DMA_DEV_CAP_MSIX] == 0x11 && (s->config[DMA_DEV_CAP_MSIX + 3] & 0x80))
+		m |= DMA_DEV_IRQ_MSIX_CFG;
+	return m;
 }
 
 static uint64_t bar0_read(struct srv *s, uint64_t off)
@@ -221,6 +293,9 @@ static uint64_t bar0_read(struct srv *s, uint64_t off)
 	case DMA_DEV_REG_IRQS: return s->irq_count;
 	case DMA_DEV_REG_RESETS: return s->resets;
 	case DMA_DEV_REG_SCRATCH: return s->scratch;
+	case DMA_DEV_REG_VECTOR: return s->vector;
+	case DMA_DEV_REG_IRQ_MODE: return irq_mode(s);
+	case DMA_DEV_REG_BAR4_CALLS: return s->bar4_calls;
 	default: return 0;
 	}
 }
@@ -232,6 +307,7 @@ static void bar0_write(struct srv *s, uint64_t off, uint64_t v)
 	case DMA_DEV_REG_DST: s->dst = v; break;
 	case DMA_DEV_REG_LEN: s->len = (uint32_t)v; break;
 	case DMA_DEV_REG_SCRATCH: s->scratch = v; break;
+	case DMA_DEV_REG_VECTOR: s->vector = (uint32_t)v; break;
 	case DMA_DEV_REG_DOORBELL: doorbell(s); break;
 	default: break;
 	}
@@ -287,6 +363,14 @@ static int region_rw(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
 		if (wr)
 			memcpy(s->bar2 + a.offset, body + sizeof(a), a.count);
 		memcpy(data, s->bar2 + a.offset, a.count);
+	} else if (a.region == VFIO_PCI_BAR4_REGION_INDEX && irq_count(s, VFIO_PCI_MSIX_IRQ_INDEX)) {
+		/* The client must never send table or PBA accesses here. */
+		s->bar4_calls++;
+		if (a.offset + a.count > DMA_DEV_BAR4_SIZE)
+			return reply_err(s, h, EINVAL);
+		if (wr)
+			memcpy(s->bar4 + a.offset, body + sizeof(a), a.count);
+		memcpy(data, s->bar4 + a.offset, a.count);
 	} else if (a.region == VFIO_PCI_BAR0_REGION_INDEX && a.offset < DMA_DEV_BAR0_SIZE) {
 		if (wr && a.offset == DMA_DEV_REG_DOORBELL && misbehave(s, h))
 			return 0;
@@ -333,6 +417,13 @@ static int region_info(struct srv *s, const struct vu_hdr *h, const uint8_t *bod
 		ri.argsz = sizeof(ri) + sizeof(cap);
 		with_cap = true;
 		break;
+	case VFIO_PCI_BAR4_REGION_INDEX:
+		if (!irq_count(s, VFIO_PCI_MSIX_IRQ_INDEX))
+			break;
+		ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+			   VFIO_REGION_INFO_FLAG_MMAP;
+		ri.size = DMA_DEV_BAR4_SIZE;
+		return reply(s, h, &ri, sizeof(ri), NULL, 0, s->bar4_fd);
 	case VFIO_PCI_CONFIG_REGION_INDEX:
 		ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 		ri.size = sizeof(s->config);
@@ -362,26 +453,50 @@ static int irq_info(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
 		return reply_err(s, h, EINVAL);
 	ii.argsz = sizeof(ii);
 	ii.flags = VFIO_IRQ_INFO_EVENTFD;
-	ii.count = ii.index == VFIO_PCI_INTX_IRQ_INDEX ? 1 : 0;
+	ii.count = irq_count(s, ii.index);
 	return reply(s, h, &ii, sizeof(ii), NULL, 0, -1);
+}
+
+static void irq_disable(struct srv *s, unsigned index)
+{
+	for (unsigned v = 0; v < DMA_DEV_MSIX_VECTORS; v++) {
+		if (s->irq_fds[index][v] >= 0)
+			close(s->irq_fds[index][v]);
+		s->irq_fds[index][v] = -1;
+	}
 }
 
 static int set_irqs(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
 		    uint32_t len, int *fds, int nfds)
 {
+	uint32_t data, max;
 	struct vu_irq_set is;
 
 	if (len < sizeof(is))
 		return reply_err(s, h, EINVAL);
 	memcpy(&is, body, sizeof(is));
-	if (is.index != VFIO_PCI_INTX_IRQ_INDEX || is.start + is.count > 1)
+	data = is.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	if (is.index >= DMA_DEV_NUM_IRQS || is.argsz != len ||
+	    (is.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
 		return reply_err(s, h, EINVAL);
-	if (s->irq_fd >= 0)
-		close(s->irq_fd);
-	s->irq_fd = -1;
-	if ((is.flags & VFIO_IRQ_SET_DATA_EVENTFD) && nfds == 1) {
-		s->irq_fd = fds[0];
-		fds[0] = -1;
+	max = irq_count(s, is.index);
+	if (is.count == 0) {
+		if (data != VFIO_IRQ_SET_DATA_NONE)
+			return reply_err(s, h, EINVAL);
+		irq_disable(s, is.index);
+		return reply(s, h, NULL, 0, NULL, 0, -1);
+	}
+	if (is.start >= max || is.count > max - is.start || data != VFIO_IRQ_SET_DATA_EVENTFD ||
+	    nfds < 0 || (uint32_t)nfds != is.count)
+		return reply_err(s, h, EINVAL);
+	for (unsigned other = 0; other < DMA_DEV_NUM_IRQS; other++)
+		if (other != is.index && index_active(s, other))
+			return reply_err(s, h, EBUSY);
+	for (uint32_t i = 0; i < is.count; i++) {
+		if (s->irq_fds[is.index][is.start + i] >= 0)
+			close(s->irq_fds[is.index][is.start + i]);
+		s->irq_fds[is.index][is.start + i] = fds[i];
+		fds[i] = -1;
 	}
 	return reply(s, h, NULL, 0, NULL, 0, -1);
 }
@@ -476,6 +591,36 @@ static int dispatch(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
 	}
 }
 
+/* PM capability, then MSI or MSI-X (see the top of the file). */
+static void caps_init(struct srv *s)
+{
+	uint8_t *c = s->config;
+	bool msi = irq_is(s, "msi") && !irq_is(s, "msix");
+	unsigned x = DMA_DEV_CAP_MSIX;
+	uint16_t ctrl;
+	uint32_t table = DMA_DEV_MSIX_TABLE | 4, pba = DMA_DEV_MSIX_PBA | 4;
+
+	c[0x06] |= 0x10;                                  /* capability list */
+	c[0x34] = DMA_DEV_CAP_PM;
+	c[DMA_DEV_CAP_PM] = 0x01;
+	c[DMA_DEV_CAP_PM + 1] = msi ? DMA_DEV_CAP_MSI : DMA_DEV_CAP_MSIX;
+	c[DMA_DEV_CAP_PM + 2] = 0x03;                     /* PM version 3 */
+	if (msi) {
+		ctrl = 0x0100 | 0x0080 | (2 << 1);        /* PVM, 64-bit, 4 vectors */
+		c[DMA_DEV_CAP_MSI] = 0x05;
+		memcpy(c + DMA_DEV_CAP_MSI + 2, &ctrl, 2);
+		return;
+	}
+	ctrl = irq_is(s, "msix-huge") ? 0x7ff : DMA_DEV_MSIX_VECTORS - 1;
+	if (irq_is(s, "msix-bad-bir"))
+		table = DMA_DEV_MSIX_TABLE | 5;
+	c[x] = 0x11;
+	c[x + 1] = irq_is(s, "cap-loop") ? DMA_DEV_CAP_PM : 0;
+	memcpy(c + x + 2, &ctrl, 2);
+	memcpy(c + x + 4, &table, 4);
+	memcpy(c + x + 8, &pba, 4);
+}
+
 static void config_init(struct srv *s)
 {
 	uint32_t bar0 = 0, bar2 = 0;   /* 32-bit, non-prefetchable memory */
@@ -490,6 +635,8 @@ static void config_init(struct srv *s)
 	memcpy(s->config + 0x10, &bar0, 4);
 	memcpy(s->config + 0x18, &bar2, 4);
 	s->config[0x3d] = 1;           /* INTA# */
+	if (!irq_is(s, "intx"))
+		caps_init(s);
 }
 
 static int serve(struct srv *s)
@@ -533,16 +680,26 @@ static int listen_accept(const char *path)
 	return fd;
 }
 
+static int shared_bar(const char *name, size_t size, int *fd, uint8_t **map)
+{
+	*fd = memfd_create(name, MFD_CLOEXEC);
+	if (*fd < 0 || ftruncate(*fd, (off_t)size))
+		return -1;
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	return *map == MAP_FAILED ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct srv s = { .fd = -1, .mode = "normal", .irq_fd = -1 };
+	struct srv s = { .fd = -1, .mode = "normal", .irq = "intx" };
 	const char *path = NULL;
 
 	/* Discovery (contrib/README.md): answer and exit, whatever else is given. */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--print-capabilities")) {
 			printf("{ \"type\": \"vfio-user\", \"features\": [ \"dma-by-message\", "
-			       "\"dma-by-mmap\", \"sparse-mmap\", \"intx\", \"reset\" ] }\n");
+			       "\"dma-by-mmap\", \"sparse-mmap\", \"intx\", \"msi\", \"msix\", "
+			       "\"reset\" ] }\n");
 			return 0;
 		}
 	}
@@ -555,17 +712,19 @@ int main(int argc, char **argv)
 			s.mode = argv[i] + 7;
 		else if (!strncmp(argv[i], "--caps=", 7))
 			s.caps = argv[i] + 7;
+		else if (!strncmp(argv[i], "--irq=", 6))
+			s.irq = argv[i] + 6;
 	}
 	if (!path && s.fd < 0) {
-		fprintf(stderr, "usage: vu-dma --socket-path=PATH|--fd=N [--mode=M] [--caps=JSON]\n");
+		fprintf(stderr, "usage: vu-dma --socket-path=PATH|--fd=N [--mode=M] [--caps=JSON] "
+			"[--irq=intx|msi|msix|msix-bad-bir|msix-huge|cap-loop]\n");
 		return 2;
 	}
+	memset(s.irq_fds, 0xff, sizeof(s.irq_fds));
 	config_init(&s);
-	s.bar2_fd = memfd_create("vu-dma-bar2", MFD_CLOEXEC);
-	if (s.bar2_fd < 0 || ftruncate(s.bar2_fd, BAR2_SIZE) ||
-	    (s.bar2 = mmap(NULL, BAR2_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-			   s.bar2_fd, 0)) == MAP_FAILED) {
-		perror("vu-dma: bar2");
+	if (shared_bar("vu-dma-bar2", BAR2_SIZE, &s.bar2_fd, &s.bar2) ||
+	    shared_bar("vu-dma-bar4", DMA_DEV_BAR4_SIZE, &s.bar4_fd, &s.bar4)) {
+		perror("vu-dma: BAR memory");
 		return 1;
 	}
 	if (s.fd < 0)

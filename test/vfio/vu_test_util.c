@@ -14,9 +14,14 @@
 
 int vu_srv_start(struct vu_srv *s, const char *mode, const char *caps)
 {
+	return vu_srv_start_irq(s, mode, caps, NULL);
+}
+
+int vu_srv_start_irq(struct vu_srv *s, const char *mode, const char *caps, const char *irq)
+{
 	static unsigned seq;
-	char a_path[140], a_mode[64], a_caps[512];
-	char *argv[5] = { (char *)VU_DMA_SERVER, a_path, NULL, NULL, NULL };
+	char a_path[140], a_mode[64], a_caps[512], a_irq[64];
+	char *argv[6] = { (char *)VU_DMA_SERVER, a_path, NULL, NULL, NULL, NULL };
 	int n = 2;
 
 	snprintf(s->path, sizeof(s->path), "/tmp/vu-test-%d-%u.sock", getpid(), seq++);
@@ -29,6 +34,10 @@ int vu_srv_start(struct vu_srv *s, const char *mode, const char *caps)
 	if (caps) {
 		snprintf(a_caps, sizeof(a_caps), "--caps=%s", caps);
 		argv[n++] = a_caps;
+	}
+	if (irq) {
+		snprintf(a_irq, sizeof(a_irq), "--irq=%s", irq);
+		argv[n++] = a_irq;
 	}
 	s->pid = fork();
 	if (s->pid < 0)

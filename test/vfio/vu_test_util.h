@@ -14,6 +14,8 @@ struct vu_srv {
 
 /* Start vu-dma listening on a fresh socket path (mode/caps may be NULL). */
 int vu_srv_start(struct vu_srv *s, const char *mode, const char *caps);
+/* Same, with vu-dma --irq=@irq (intx, msi, msix, ...; NULL: intx). */
+int vu_srv_start_irq(struct vu_srv *s, const char *mode, const char *caps, const char *irq);
 /* Wait until it listens (its socket path appears). 0 or -ETIMEDOUT. */
 int vu_srv_wait_ready(struct vu_srv *s);
 /* Wait, then connect. Returns the fd or -errno. */

@@ -8,10 +8,9 @@
  */
 #include "guest.h"
 #include "dma_dev.h"
+#include "pci_util.h"
 #include "vfio_guest.h"
 
-#define IOAPIC_BASE 0xfec00000UL
-#define LAPIC_BASE  0xfee00000UL
 #define IRQ_VECTOR  0x40
 
 volatile unsigned irq_count;
@@ -28,79 +27,17 @@ __asm__(".globl dma_irq_entry\n"
 static uint8_t src[8192] __attribute__((aligned(4096)));
 static uint8_t dst[8192] __attribute__((aligned(4096)));
 
-static uint32_t cfg_read32(unsigned slot, unsigned off)
-{
-	outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
-	return inl(0xcfc);
-}
-
-static void cfg_write32(unsigned slot, unsigned off, uint32_t v)
-{
-	outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
-	outl(0xcfc, v);
-}
-
-static volatile uint32_t *reg32(uint64_t bar, unsigned off)
-{
-	return (volatile uint32_t *)(bar + off);
-}
-
-static volatile uint64_t *reg64(uint64_t bar, unsigned off)
-{
-	return (volatile uint64_t *)(bar + off);
-}
-
 static unsigned find_device(void)
 {
-	GUEST_ASSERT_EQ(cfg_read32(0, 0) & 0xffff, 0x8086);   /* host bridge */
-	for (unsigned slot = 1; slot < 32; slot++) {
-		uint32_t id = cfg_read32(slot, 0);
-
-		if (id == (DMA_DEV_VENDOR | ((uint32_t)DMA_DEV_DEVICE << 16)))
-			return slot;
-	}
-	return 0;
+	return pci_find(DMA_DEV_VENDOR, DMA_DEV_DEVICE);
 }
 
-static uint64_t bar_base(unsigned slot, unsigned bar, uint32_t size)
-{
-	unsigned off = 0x10 + 4 * bar;
-	uint32_t orig = cfg_read32(slot, off);
-
-	/* Standard sizing: all-ones, read the mask back, restore. */
-	cfg_write32(slot, off, 0xffffffffu);
-	GUEST_ASSERT_EQ(cfg_read32(slot, off) & ~0xfu, ~(size - 1));
-	cfg_write32(slot, off, orig);
-	GUEST_ASSERT_EQ(cfg_read32(slot, off), orig);
-	GUEST_ASSERT(orig >= 0xc0000000u);
-	return orig & ~0xfu;
-}
-
-static void idt_gate(unsigned vec, void (*fn)(void))
-{
-	uint64_t a = (uint64_t)fn;
-	uint32_t *gate = (uint32_t *)(VIGIL_GUEST_IDT + vec * 16);
-
-	gate[0] = (uint32_t)(a & 0xffff) | ((uint32_t)VIGIL_SEL_KCODE << 16);
-	gate[1] = (uint32_t)(a & 0xffff0000) | 0x8e00;
-	gate[2] = (uint32_t)(a >> 32);
-	gate[3] = 0;
-}
-
-static void ioapic_write(unsigned reg, uint32_t v)
-{
-	*(volatile uint32_t *)IOAPIC_BASE = reg;
-	*(volatile uint32_t *)(IOAPIC_BASE + 0x10) = v;
-}
-
-/* Route GSI @gsi (edge, active high) to vector IRQ_VECTOR on APIC 0. */
+/* Route GSI @gsi to vector IRQ_VECTOR on APIC 0. */
 static void irq_setup(unsigned gsi)
 {
 	idt_gate(IRQ_VECTOR, dma_irq_entry);
-	*(volatile uint32_t *)(LAPIC_BASE + 0xf0) = 0x1ff;   /* enable, spurious 0xff */
-	*(volatile uint32_t *)(LAPIC_BASE + 0x80) = 0;       /* TPR */
-	ioapic_write(0x11 + 2 * gsi, 0);
-	ioapic_write(0x10 + 2 * gsi, IRQ_VECTOR);
+	lapic_enable();
+	ioapic_route(gsi, IRQ_VECTOR);
 }
 
 static void wait_irq(unsigned n)
@@ -206,8 +143,8 @@ void guest_main(unsigned id, unsigned nr)
 		scenario = SCENARIO_DMA;
 	slot = find_device();
 	GUEST_ASSERT(slot);
-	bar0 = bar_base(slot, 0, DMA_DEV_BAR0_SIZE);
-	bar2 = bar_base(slot, 2, 8192);
+	bar0 = pci_bar(slot, 0, DMA_DEV_BAR0_SIZE);
+	bar2 = pci_bar(slot, 2, 8192);
 	gsi = cfg_read32(slot, 0x3c) & 0xff;
 	GUEST_ASSERT_EQ((cfg_read32(slot, 0x3c) >> 8) & 0xff, 1);   /* INTA# */
 	guest_ucall(VIGIL_UCALL_SYNC, SYNC_FOUND, bar0, NULL);

@@ -3,6 +3,8 @@
 #define VIGIL_TEST_VFIO_GUEST_H
 
 enum { SCENARIO_REGIONS = 1, SCENARIO_DMA, SCENARIO_DMA_PROTECTED, SCENARIO_FAIL, SCENARIO_BENCH };
+/* msi_guest.c: MSI-X, MSI, and a device whose MSI/MSI-X the guest must not see. */
+enum { SCENARIO_MSIX = 10, SCENARIO_MSI, SCENARIO_NO_MSI };
 
 /* Benchmark: iterations per phase, phases marked by SYNC_BENCH(phase). */
 #define BENCH_ITERS 2000
