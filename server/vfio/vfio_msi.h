@@ -30,6 +30,7 @@
 #define VIGIL_VFIO_MSI_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -95,7 +96,7 @@ struct vfio_irqs {
 
 	/* counters (under lock) */
 	uint64_t delivered_pending, route_errors;
-	bool warned;
+	atomic_bool warned;      /* one log line per device for KVM/server errors */
 };
 
 /* vfio_msi_cap.c: capability list, MSI/MSI-X capability emulation. */

@@ -19,9 +19,8 @@
 
 static void warn_once(struct vfio_irqs *q, const char *what, int err)
 {
-	if (q->warned)
+	if (atomic_exchange(&q->warned, true))
 		return;
-	q->warned = true;
 	log_warn("vfio-user %s: %s: %s (reported once)", q->d->name, what, strerror(-err));
 }
 
