@@ -39,11 +39,21 @@ static void set_events(struct kvmi_vcpu *kv, const void *arg)
 	atomic_store(&kv->events, ev);
 }
 
+/* VM-scope events (DMA) follow the op like a vCPU's mask does. */
+static void set_vm_events(struct kvmi *k, const struct vigil_kvmi_control_events *q)
+{
+	bool dma = q->events & VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_DMA);
+
+	if (q->op == VIGIL_KVMI_EVENTS_SET || dma)
+		atomic_store(&k->dma.enabled, q->op != VIGIL_KVMI_EVENTS_DISABLE && dma);
+}
+
 static int handle_events(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 			 const void *body, size_t len)
 {
 	const struct vigil_kvmi_control_events *q = body;
 	struct vigil_kvmi_control_events_reply r = { 0 };
+	struct vigil_kvmi_control_events per_vcpu;
 	struct kvmi *k = c->k;
 	int err;
 
@@ -51,12 +61,21 @@ static int handle_events(struct kvmi_conn *c, const struct vigil_kvmi_hdr *h,
 	    q->op > VIGIL_KVMI_EVENTS_DISABLE ||
 	    (q->events & ~(VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_MAX) - 1)))
 		return VIGIL_KVMI_EINVAL;
+	/* DMA is raised by devices, not vCPUs: only the VM as a whole has it. */
+	if ((q->events & VIGIL_KVMI_VM_EVENTS) && q->vcpu != VIGIL_KVMI_ALL_VCPUS)
+		return VIGIL_KVMI_EINVAL;
 	if (q->op != VIGIL_KVMI_EVENTS_DISABLE && (q->events & ~k->caps.events))
 		return VIGIL_KVMI_ENOSYS;  /* capability honesty: not on this host */
-	err = for_vcpus(k, q->vcpu, set_events, q);
+	per_vcpu = *q;
+	per_vcpu.events &= ~VIGIL_KVMI_VM_EVENTS;
+	err = for_vcpus(k, q->vcpu, set_events, &per_vcpu);
 	if (err)
 		return err;
+	if (q->vcpu == VIGIL_KVMI_ALL_VCPUS)
+		set_vm_events(k, q);
 	r.events = atomic_load(&k->vcpus[q->vcpu == VIGIL_KVMI_ALL_VCPUS ? 0 : q->vcpu].events);
+	if (atomic_load(&k->dma.enabled))
+		r.events |= VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_DMA);
 	return kvmi_reply(c, h, 0, &r, sizeof(r));
 }
 

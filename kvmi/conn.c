@@ -350,6 +350,7 @@ void kvmi_detach(struct kvmi *k, uint32_t reason)
 	pthread_rwlock_wrlock(&k->conn_lock);   /* no vCPU sends on it any more */
 	k->conn_fd = -1;
 	pthread_rwlock_unlock(&k->conn_lock);
+	kvmi_dma_release(k);   /* first: a device waiting may hold a vCPU in a call */
 	kvmi_msr_clear(k);
 	kvmi_pages_clear(k);
 	kvmi_release_all(k);

@@ -21,7 +21,7 @@
 
 static const char *const event_names[VIGIL_KVMI_EVENT_MAX] = {
 	"PAUSE", "CR", "MSR", "XSETBV", "DESCRIPTOR", "BREAKPOINT", "SW_BREAKPOINT",
-	"SINGLESTEP", "HYPERCALL", "PF", "TRAP",
+	"SINGLESTEP", "HYPERCALL", "PF", "TRAP", "DMA",
 };
 
 int kvmi_vcpu_mode(const struct kvm_sregs *s)
@@ -131,11 +131,13 @@ static struct kvmi_call *event_build(struct kvmi_vcpu *kv, uint32_t kind, const 
 	return kc;
 }
 
-/* vCPU thread: send straight to the tool when the socket takes it (one thread
- * hop less than going through the reactor). Returns true when sent. */
-enum send_result { SENT, SOCKET_FULL, NOT_SENT };
-
-static enum send_result event_send_direct(struct kvmi *k, struct kvmi_call *kc)
+/*
+ * Send one datagram straight to the tool from a vCPU or device thread (one
+ * thread hop less than going through the reactor). After an unanswered event
+ * (tool_stalled) nothing is sent while the tool still has unread datagrams:
+ * SOCKET_FULL, as when the socket itself is full.
+ */
+enum kvmi_send_result kvmi_send_direct(struct kvmi *k, const void *msg, size_t len)
 {
 	ssize_t n = -1;
 	int err = 0;
@@ -148,18 +150,18 @@ static enum send_result event_send_direct(struct kvmi *k, struct kvmi_call *kc)
 		 * reads them: anything left means the tool still is not reading. */
 		if (ioctl(k->conn_fd, SIOCOUTQ, &unread) == 0 && unread > 0) {
 			pthread_rwlock_unlock(&k->conn_lock);
-			return SOCKET_FULL;
+			return KVMI_SOCKET_FULL;
 		}
 		atomic_store(&k->tool_stalled, false);
 	}
 	if (k->conn_fd >= 0) {
-		n = send(k->conn_fd, kc->msg, kc->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(k->conn_fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		err = errno;
 	}
 	pthread_rwlock_unlock(&k->conn_lock);
-	if (n == (ssize_t)kc->len)
-		return SENT;
-	return n < 0 && (err == EAGAIN || err == EWOULDBLOCK) ? SOCKET_FULL : NOT_SENT;
+	if (n == (ssize_t)len)
+		return KVMI_SENT;
+	return n < 0 && (err == EAGAIN || err == EWOULDBLOCK) ? KVMI_SOCKET_FULL : KVMI_NOT_SENT;
 }
 
 static int event_wait(struct kvmi_vcpu *kv, struct kvmi_call *kc,
@@ -167,7 +169,7 @@ static int event_wait(struct kvmi_vcpu *kv, struct kvmi_call *kc,
 {
 	struct kvmi *k = kv->k;
 	int tmo = k->cfg.answer_timeout_ms < 0 ? -1 : k->cfg.answer_timeout_ms;
-	enum send_result sent;
+	enum kvmi_send_result sent;
 	int r;
 
 	pthread_mutex_lock(&kv->lock);
@@ -178,14 +180,14 @@ static int event_wait(struct kvmi_vcpu *kv, struct kvmi_call *kc,
 	kv->cur = kc;
 	kv->in_event = true;
 	pthread_mutex_unlock(&kv->lock);
-	sent = event_send_direct(k, kc);
-	if (sent == SOCKET_FULL) {
+	sent = kvmi_send_direct(k, kc->msg, kc->len);
+	if (sent == KVMI_SOCKET_FULL) {
 		/* Backpressure: the tool is not reading. Waiting would stall the
 		 * guest for the whole answer timeout per event; take the default
 		 * action now instead (kvmi_raise counts and reports it). */
 		atomic_fetch_sub(&kc->refs, 1);
 		r = -EWOULDBLOCK;
-	} else if (sent == SENT) {
+	} else if (sent == KVMI_SENT) {
 		atomic_fetch_sub(&kc->refs, 1);   /* no mailbox handler will run */
 		/* The core's short poll before sleeping (VCPU_WAIT_SPIN_US) pays
 		 * off here too: a tool answers in tens of microseconds, and a vCPU
@@ -279,7 +281,7 @@ static int reply_check(const struct vigil_kvmi_event_reply *q, size_t len)
 	return 0;
 }
 
-/* Reactor: the tool answered an event. */
+/* Reactor: the tool answered an event (a vCPU's, or a device's DMA). */
 void kvmi_event_reply(struct kvmi *k, const struct vigil_kvmi_hdr *h,
 		      const void *body, size_t len)
 {
@@ -306,8 +308,13 @@ void kvmi_event_reply(struct kvmi *k, const struct vigil_kvmi_hdr *h,
 		}
 		pthread_mutex_unlock(&kv->lock);
 	}
-	/* Malformed, or no vCPU waits for this seq (late after a timeout). */
-	kvmi_reply(k->conn, h, err ? err : VIGIL_KVMI_ENOENT, NULL, 0);
+	if (!err) {
+		err = kvmi_dma_reply(k, h->seq, q);
+		if (!err)
+			return;
+	}
+	/* Malformed, or nobody waits for this seq (late after a timeout). */
+	kvmi_reply(k->conn, h, err, NULL, 0);
 }
 
 /* Reactor, on detach: reset every control and let waiting vCPUs go (ALLOW). */
@@ -334,4 +341,5 @@ void kvmi_release_all(struct kvmi *k)
 		atomic_store(&kv->debug_dirty, true);
 		vcpu_request(kv->vcpu, VCPU_REQ_HOOK);
 	}
+	kvmi_dma_release(k);
 }

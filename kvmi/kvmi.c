@@ -95,6 +95,9 @@ int kvmi_new(struct kvmi **out, struct vm *vm, struct event_base *base,
 	k->path = strdup(cfg->path);
 	if (!k->path || kvmi_pages_init(&k->pages) < 0 || kvmi_vcpus_init(k) < 0)
 		goto fail;
+	if (kvmi_dma_init(&k->dma) < 0)
+		goto fail;
+	k->dma_ready = true;
 	kvmi_caps_probe(k);
 	kvmi_enable_vm_caps(k);
 	r = iobus_register(&vm->pio, VIGIL_KVMI_HYPERCALL_PORT, 4, kvmi_hypercall_io, k);
@@ -124,6 +127,8 @@ void kvmi_free(struct kvmi **kp)
 
 	if (!k)
 		return;
+	if (k->dma_ready)
+		kvmi_dma_shutdown(k);
 	kvmi_detach(k, VIGIL_KVMI_UNHOOK_SHUTDOWN);
 	if (k->vcpus)
 		vm_set_hooks(k->vm, NULL, NULL);
@@ -142,6 +147,8 @@ void kvmi_free(struct kvmi **kp)
 	}
 	free(k->vcpus);
 	kvmi_pages_fini(&k->pages);
+	if (k->dma_ready)
+		kvmi_dma_fini(&k->dma);
 	pthread_cond_destroy(&k->q_cond);
 	pthread_rwlock_destroy(&k->conn_lock);
 	pthread_mutex_destroy(&k->q_lock);

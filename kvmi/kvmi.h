@@ -41,13 +41,18 @@ bool kvmi_attached(const struct kvmi *k);
  * DMA checks for device emulation (vfio-user). A device about to access
  * [gpa, gpa+len) asks for the verdict of the page-access policy the tool
  * installed with SET_PAGE_ACCESS:
- *   0        allowed (no tool, or every page in the range has the access:
- *            r for a device read of guest memory, w for a device write);
+ *   0        allowed (no tool, every page in the range has the access: r for
+ *            a device read of guest memory, w for a device write; or the
+ *            tool answered ALLOW to the DMA event);
  *   -EACCES  denied: the device must fail the transfer;
  *   -EINVAL  len 0, overflow or bad direction.
- * Any thread; never blocks and never waits for the tool (a device thread or
- * the reactor must not sleep on a peer). Denials are counted and logged
- * (rate-limited) with the device id.
+ * Without the DMA event enabled it never blocks. With it (the tool enabled
+ * VIGIL_KVMI_EVENT_DMA), every call sends an event; one the policy allows is
+ * a notification and returns at once, one it denies waits for the tool's
+ * answer for at most the DMA wait (kvmi_dma_add_device) and is denied when
+ * none comes, the tool detaches or kvmi_dma_shutdown runs. So: call it from a
+ * device thread, never from the reactor (there it does not wait: denied).
+ * Final denials are counted and logged (rate-limited) with the device id.
  */
 #define KVMI_DMA_TO_DEVICE   0   /* device reads guest memory */
 #define KVMI_DMA_FROM_DEVICE 1   /* device writes guest memory */
@@ -57,5 +62,19 @@ int kvmi_dma_check(struct kvmi *k, uint32_t device_id, uint64_t gpa, uint64_t le
  * (server/vfio/vfio_dev.h), installed by vigild with vfio_set_dma_check. */
 int kvmi_dma_check_hook(void *opaque, uint32_t device_id, uint64_t gpa, uint64_t len,
 			int direction);
+/* Declare device @device_id (its PCI slot, and the reply timeout of its
+ * server, 0 if none): DMA events then carry the slot, and a denied DMA waits
+ * for the tool at most min(answer timeout, device_timeout_ms / 2) so that the
+ * guest's own call to the device (which waits device_timeout_ms for the
+ * server, which waits for this DMA) does not time out first. Makes the DMA
+ * event available (GET_VERSION). Reactor thread, before vm_start.
+ * -ENOSPC beyond KVMI_MAX_DMA_DEVICES, -EINVAL for a duplicate id. */
+#define KVMI_MAX_DMA_DEVICES 32
+int kvmi_dma_add_device(struct kvmi *k, uint32_t device_id, unsigned pci_slot,
+			int device_timeout_ms);
+/* Release every device thread waiting for the tool (denied) and wait no
+ * more. Reactor, after the reactor loop ended and before the devices are
+ * freed (their threads join). Accepts NULL. */
+void kvmi_dma_shutdown(struct kvmi *k);
 
 #endif

@@ -108,6 +108,33 @@ struct kvmi_vcpu {
 	bool q_parked;                  /* under k->q_lock */
 };
 
+/* A device thread waiting for the tool's answer to a DMA event (dma.c). */
+struct kvmi_dma_wait {
+	LIST_ENTRY(kvmi_dma_wait) link;
+	uint32_t seq;
+	bool done;             /* under k->dma.lock */
+	bool unhooked;         /* released by detach / shutdown, not answered */
+	struct vigil_kvmi_event_reply reply;
+};
+
+struct kvmi_dma_dev {
+	uint32_t id;
+	uint16_t slot;
+	int wait_ms;           /* how long a denied DMA waits for the tool */
+};
+
+struct kvmi_dma {
+	pthread_mutex_t lock;  /* waits, devs */
+	pthread_cond_t cond;   /* CLOCK_MONOTONIC; broadcast when a wait is done */
+	LIST_HEAD(, kvmi_dma_wait) waits;
+	struct kvmi_dma_dev devs[KVMI_MAX_DMA_DEVICES];
+	unsigned nr_devs;
+	_Atomic bool enabled;  /* the tool enabled VIGIL_KVMI_EVENT_DMA */
+	_Atomic bool stopping; /* kvmi_dma_shutdown: never wait again */
+	_Atomic uint64_t denied, timeouts;
+	pthread_t reactor;     /* kvmi_new's thread: must not wait for the tool */
+};
+
 /* Sorted set of restricted pages (access != RWX). */
 struct kvmi_page {
 	uint64_t gfn;
@@ -141,7 +168,8 @@ struct kvmi {
 	unsigned nr_msrs;
 	bool msr_exits_on;
 	bool port_registered;          /* the hypercall doorbell on the pio bus */
-	_Atomic uint64_t dma_denied;
+	struct kvmi_dma dma;
+	bool dma_ready;                /* dma initialised (kvmi_free) */
 	/* Events that took the default action at once because the tool's socket
 	 * was full (it stopped reading): backpressure, see kvmi_raise. */
 	_Atomic uint64_t events_unsent;
@@ -179,6 +207,18 @@ int kvmi_vcpu_lock_parked(struct kvmi *k, unsigned id, struct kvmi_vcpu **out);
 /* One vCPU ioctl on a vCPU parked in an event (lock, ioctl, unlock): OK,
  * the lock's error, or @fail if the ioctl fails. */
 int kvmi_parked_ioctl(struct kvmi *k, unsigned id, unsigned long req, void *arg, int fail);
+
+/* event.c: direct send of a datagram to the tool from a non-reactor thread. */
+enum kvmi_send_result { KVMI_SENT, KVMI_SOCKET_FULL, KVMI_NOT_SENT };
+enum kvmi_send_result kvmi_send_direct(struct kvmi *k, const void *msg, size_t len);
+
+/* dma.c */
+int kvmi_dma_init(struct kvmi_dma *d);
+void kvmi_dma_fini(struct kvmi_dma *d);
+/* Reactor: the tool answered seq; VIGIL_KVMI_E* (ENOENT: nobody waits). */
+int kvmi_dma_reply(struct kvmi *k, uint32_t seq, const struct vigil_kvmi_event_reply *q);
+/* Reactor, on detach: event off, waiting device threads denied. */
+void kvmi_dma_release(struct kvmi *k);
 
 /* event.c: vCPU side */
 extern const struct vcpu_hooks kvmi_hooks;

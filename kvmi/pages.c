@@ -228,33 +228,3 @@ void kvmi_pages_clear(struct kvmi *k)
 		log_err("kvmi: cannot lift page restrictions");
 	free(e);
 }
-
-int kvmi_dma_check(struct kvmi *k, uint32_t device_id, uint64_t gpa, uint64_t len,
-		   int direction)
-{
-	uint8_t need = direction == KVMI_DMA_TO_DEVICE ? VIGIL_KVMI_PAGE_R : VIGIL_KVMI_PAGE_W;
-	uint64_t gfn, last;
-
-	if (!len || gpa + len < gpa ||
-	    (direction != KVMI_DMA_TO_DEVICE && direction != KVMI_DMA_FROM_DEVICE))
-		return -EINVAL;
-	if (!k || !atomic_load(&k->hooked))
-		return 0;
-	last = (gpa + len - 1) >> PAGE_SHIFT;
-	for (gfn = gpa >> PAGE_SHIFT; gfn <= last; gfn++) {
-		if (kvmi_pages_get(&k->pages, gfn << PAGE_SHIFT) & need)
-			continue;
-		if (atomic_fetch_add(&k->dma_denied, 1) < 10)
-			log_warn("kvmi: device %u: DMA %s gpa 0x%llx denied by the page policy",
-				 device_id, direction == KVMI_DMA_TO_DEVICE ? "from" : "to",
-				 (unsigned long long)(gfn << PAGE_SHIFT));
-		return -EACCES;
-	}
-	return 0;
-}
-
-int kvmi_dma_check_hook(void *opaque, uint32_t device_id, uint64_t gpa, uint64_t len,
-			int direction)
-{
-	return kvmi_dma_check(opaque, device_id, gpa, len, direction);
-}

@@ -121,6 +121,27 @@ static int create_vm(struct vigild *d)
 	return 0;
 }
 
+#if defined(VIGIL_HAVE_KVMI) && defined(VIGIL_HAVE_VFIO)
+/* Traced devices' DMA follows the introspection tool's page policy and
+ * raises DMA events (docs/introspection-protocol.md). */
+static int dma_introspect(struct vigild *d)
+{
+	for (unsigned i = 0; i < vfio_set_count(d->vfio); i++) {
+		struct vfio_dev *dev = vfio_set_dev(d->vfio, i);
+		int err;
+
+		if (!vfio_dev_spec(dev)->trace_dma)
+			continue;
+		err = kvmi_dma_add_device(d->kvmi, i, vfio_dev_slot(dev),
+					  vfio_dev_spec(dev)->timeout_ms);
+		if (err)
+			return err;
+	}
+	vfio_set_dma_check(d->vfio, kvmi_dma_check_hook, d->kvmi);
+	return 0;
+}
+#endif
+
 static int run_guest(struct vigild *d)
 {
 	int status, err;
@@ -160,7 +181,7 @@ static int run_guest(struct vigild *d)
 #if defined(VIGIL_HAVE_KVMI) && defined(VIGIL_HAVE_VFIO)
 	/* KVMI: device DMA follows the introspection tool's page policy. */
 	if (!err && d->kvmi && d->vfio)
-		vfio_set_dma_check(d->vfio, kvmi_dma_check_hook, d->kvmi);
+		err = dma_introspect(d);
 #endif
 	if (err) {
 		log_err("cannot set up the VM: %s", strerror(-err));
@@ -229,6 +250,9 @@ int main(int argc, char **argv)
 		status = run_guest(&d);
 	}
 #ifdef VIGIL_HAVE_VFIO
+#ifdef VIGIL_HAVE_KVMI
+	kvmi_dma_shutdown(d.kvmi);   /* device threads waiting for the tool: denied */
+#endif
 	vfio_set_free(&d.vfio);   /* VFIO: after the vCPUs are joined, before vm_free */
 #endif
 #ifdef VIGIL_HAVE_KVMI

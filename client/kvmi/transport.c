@@ -383,3 +383,9 @@ unsigned vigil_kvmi_reply_errors(const struct vigil_kvmi *c, int *last)
 		*last = c->last_reply_error;
 	return c->reply_errors;
 }
+
+int vigil_kvmi_event_needs_reply(const struct vigil_kvmi_ev *ev)
+{
+	return ev->common.event != VIGIL_KVMI_EVENT_DMA ||
+	       (ev->u.dma.flags & VIGIL_KVMI_DMA_DENIED) != 0;
+}

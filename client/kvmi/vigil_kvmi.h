@@ -36,7 +36,10 @@ extern "C" {
 
 struct vigil_kvmi;
 
-/* One received event: the common part plus the kind's payload. */
+/* One received event: the common part plus the kind's payload. A DMA event
+ * (u.dma) comes from a device, not a vCPU: common.vcpu is VIGIL_KVMI_NO_VCPU
+ * and the registers are zero; it needs an answer only with
+ * VIGIL_KVMI_DMA_DENIED in u.dma.flags (vigil_kvmi_event_needs_reply). */
 struct vigil_kvmi_ev {
 	uint32_t seq;
 	uint32_t padding;
@@ -50,6 +53,7 @@ struct vigil_kvmi_ev {
 		struct vigil_kvmi_event_hypercall hc;
 		struct vigil_kvmi_event_pf pf;
 		struct vigil_kvmi_event_trap trap;
+		struct vigil_kvmi_event_dma dma;
 		uint8_t raw[64];
 	} u;
 };
@@ -77,6 +81,10 @@ VIGIL_KVMI_API int vigil_kvmi_pop_event(struct vigil_kvmi *c, struct vigil_kvmi_
 VIGIL_KVMI_API int vigil_kvmi_reply_event(struct vigil_kvmi *c, const struct vigil_kvmi_ev *ev,
 			   unsigned action, unsigned flags, uint64_t value,
 			   const void *ctx, size_t ctx_len);
+/* 1 if @ev waits for vigil_kvmi_reply_event (every vCPU event, a denied
+ * DMA), 0 for a DMA notification (the policy allowed it; a reply to it gets
+ * ENOENT). */
+VIGIL_KVMI_API int vigil_kvmi_event_needs_reply(const struct vigil_kvmi_ev *ev);
 /* Error replies the server sent to EVENT_REPLY messages (late or malformed
  * answers): count so far, and the last error as -errno. */
 VIGIL_KVMI_API unsigned vigil_kvmi_reply_errors(const struct vigil_kvmi *c, int *last);

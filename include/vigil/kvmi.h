@@ -101,9 +101,14 @@ enum vigil_kvmi_event_id {
 	VIGIL_KVMI_EVENT_HYPERCALL = 8,
 	VIGIL_KVMI_EVENT_PF = 9,         /* page access (r/w/x) */
 	VIGIL_KVMI_EVENT_TRAP = 10,      /* result of an INJECT_EXCEPTION */
-	VIGIL_KVMI_EVENT_MAX = 11,
+	VIGIL_KVMI_EVENT_DMA = 11,       /* device access to guest memory (VM scope) */
+	VIGIL_KVMI_EVENT_MAX = 12,
 };
 #define VIGIL_KVMI_EVBIT(e) (1ull << (e))
+/* Events no vCPU raises: enabled for the VM (CONTROL_EVENTS vcpu = ALL). */
+#define VIGIL_KVMI_VM_EVENTS VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_DMA)
+/* event.vcpu of an event that no vCPU raised (DMA). */
+#define VIGIL_KVMI_NO_VCPU 0xffffu
 
 /* ---- actions (event reply) ---- */
 enum vigil_kvmi_action {
@@ -441,6 +446,26 @@ struct vigil_kvmi_event_trap {
 	uint8_t padding[7];
 };
 
+/* DMA: a vfio-user device (--device ...,trace-dma=on) accesses guest memory.
+ * The common part has vcpu = VIGIL_KVMI_NO_VCPU and zero registers. Without
+ * DENIED the page policy allows the access and it has already gone ahead:
+ * a notification, no reply expected. With DENIED the device waits for the
+ * reply: ALLOW performs it, SKIP fails it (the device gets EACCES), RETRY
+ * re-checks the page policy now, CRASH stops the VM. */
+#define VIGIL_KVMI_DMA_READ    0       /* the device reads guest memory */
+#define VIGIL_KVMI_DMA_WRITE   1       /* the device writes guest memory */
+#define VIGIL_KVMI_DMA_DENIED  (1u << 0)
+#define VIGIL_KVMI_DMA_NO_SLOT 0xffffu
+struct vigil_kvmi_event_dma {
+	uint32_t device;     /* index of the --device option (0, 1, ...) */
+	uint16_t pci_slot;   /* device number on PCI bus 0, or VIGIL_KVMI_DMA_NO_SLOT */
+	uint8_t direction;   /* VIGIL_KVMI_DMA_READ / VIGIL_KVMI_DMA_WRITE */
+	uint8_t flags;       /* VIGIL_KVMI_DMA_DENIED */
+	uint64_t gpa;
+	uint64_t len;
+	uint64_t denied_gpa; /* DENIED: first page lacking the right; else 0 */
+};
+
 /* EVENT_REPLY (tool -> server), seq = the event's seq. */
 struct vigil_kvmi_event_reply {
 	uint8_t action;      /* enum vigil_kvmi_action */
@@ -508,6 +533,7 @@ _Static_assert(sizeof(struct vigil_kvmi_event_breakpoint) == 24, "event_breakpoi
 _Static_assert(sizeof(struct vigil_kvmi_event_hypercall) == 8, "event_hypercall");
 _Static_assert(sizeof(struct vigil_kvmi_event_pf) == 32, "event_pf");
 _Static_assert(sizeof(struct vigil_kvmi_event_trap) == 24, "event_trap");
+_Static_assert(sizeof(struct vigil_kvmi_event_dma) == 32, "event_dma");
 _Static_assert(sizeof(struct vigil_kvmi_event_reply) == 32, "event_reply");
 _Static_assert(sizeof(struct vigil_kvmi_notify_unhook) == 8, "notify_unhook");
 

@@ -380,6 +380,11 @@ void vfio_dev_stats(const struct vfio_dev *d, struct vfio_dev_stats *out)
 	out->region_calls = atomic_load(&m->region_calls);
 }
 
+const struct vfio_dev_spec *vfio_dev_spec(const struct vfio_dev *d)
+{
+	return &d->spec;
+}
+
 unsigned vfio_dev_slot(const struct vfio_dev *d)
 {
 	return d->slot;

@@ -32,7 +32,9 @@ struct vfio_dev;
  * The DMA introspection hook. With trace-dma=on, every device access to
  * [gpa, gpa+len) calls it from the device's reader thread before the access
  * happens. Return 0 to allow, -errno (-EACCES) to deny: the device gets the
- * errno and guest memory is untouched. It must not block on a peer.
+ * errno and guest memory is untouched. It may wait for a peer (the
+ * introspection tool's answer to a DMA event), bounded by half the device's
+ * timeout so that the guest's own call to the device does not time out first.
  * Without a hook the built-in policy applies: a device write to a page that
  * is write-protected (MEMSLOT_READONLY) or a read of a page that is hidden
  * (MEMSLOT_ABSENT) is denied. kvmi_dma_check() (kvmi/kvmi.h) fits this type
@@ -72,6 +74,8 @@ struct vfio_dev_stats {
 bool vfio_dev_failed(const struct vfio_dev *d);
 void vfio_dev_stats(const struct vfio_dev *d, struct vfio_dev_stats *out);
 unsigned vfio_dev_slot(const struct vfio_dev *d);
+/* The parsed --device options (trace_dma, timeout_ms, ...). */
+const struct vfio_dev_spec *vfio_dev_spec(const struct vfio_dev *d);
 unsigned vfio_dev_gsi(const struct vfio_dev *d);
 /* Guest physical (or port) base of BAR @i, 0 if absent. */
 uint64_t vfio_dev_bar(const struct vfio_dev *d, unsigned i);

@@ -42,16 +42,26 @@ void kt_spawn(struct kt *t, unsigned nr_vcpus, int timeout_ms)
 
 void kt_spawn_mem(struct kt *t, unsigned nr_vcpus, int timeout_ms, const char *mem)
 {
+	kt_spawn_args(t, nr_vcpus, timeout_ms, mem, NULL);
+}
+
+void kt_spawn_args(struct kt *t, unsigned nr_vcpus, int timeout_ms, const char *mem,
+		   const char *const *extra)
+{
 	char vcpus[16], tmo[16];
 	int p[2];
-	char *argv[] = { (char *)VIGILD_PATH, "run", "--guest", (char *)KT_GUEST, "--vcpus", vcpus,
-			 "--mem", (char *)mem, "--console", "log", "--introspect", NULL,
-			 "--introspect-timeout", tmo, NULL };
+	char *argv[32] = { (char *)VIGILD_PATH, "run", "--guest", (char *)KT_GUEST, "--vcpus", vcpus,
+			   "--mem", (char *)mem, "--console", "log", "--introspect", NULL,
+			   "--introspect-timeout", tmo, NULL };
+	unsigned n = 14;
 
 	memset(t, 0, sizeof(*t));
 	t->err_fd = -1;
 	snprintf(t->sock, sizeof(t->sock), "/tmp/kt-%d-%ld.sock", getpid(), now_ms());
 	argv[11] = t->sock;
+	for (; extra && *extra && n < 31; extra++)
+		argv[n++] = (char *)*extra;
+	argv[n] = NULL;
 	snprintf(vcpus, sizeof(vcpus), "%u", nr_vcpus);
 	snprintf(tmo, sizeof(tmo), "%d", timeout_ms ? timeout_ms : 5000);
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
@@ -171,6 +181,11 @@ void kt_free(struct kt *t)
 	if (t->err_fd >= 0)
 		close(t->err_fd);
 	t->err_fd = -1;
+}
+
+void kt_drain_log(struct kt *t)
+{
+	drain(t);
 }
 
 void kt_event(struct kt *t, struct vigil_kvmi_ev *ev, int timeout_ms)

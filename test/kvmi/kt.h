@@ -26,6 +26,11 @@ void kt_start(struct kt *t, unsigned nr_vcpus, int timeout_ms);
 /* Start vigild without connecting. */
 void kt_spawn(struct kt *t, unsigned nr_vcpus, int timeout_ms);
 void kt_spawn_mem(struct kt *t, unsigned nr_vcpus, int timeout_ms, const char *mem);
+/* The same with more vigild arguments (NULL-terminated; NULL for none). */
+void kt_spawn_args(struct kt *t, unsigned nr_vcpus, int timeout_ms, const char *mem,
+		   const char *const *extra);
+/* Read what vigild logged so far into t->log. */
+void kt_drain_log(struct kt *t);
 int kt_connect(struct kt *t, struct vigil_kvmi **c);
 /* Wait for vCPU 0 to publish the control block; read it into t->ctl. */
 void kt_ready(struct kt *t);

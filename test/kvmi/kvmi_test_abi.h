@@ -15,11 +15,16 @@ struct kt_ctl {
 	unsigned long long wpage, rpage, exec_page, bp_target;
 	unsigned long long bench_kind, bench_n;  /* KT_BENCH: 0 wrmsr, 1 page write */
 	unsigned long long counter[32];
+	/* KT_DMA: vCPU 0 drives the vu-dma device (test/vfio/dma_dev.h): one
+	 * copy of dma_len bytes from dma_src to dma_dst per increment of
+	 * dma_req; after each, dma_status = the device's STATUS and dma_done++. */
+	unsigned long long dma_src, dma_dst, dma_len, dma_req, dma_done, dma_status, dma_slot;
 };
 
 enum kt_scenario {
 	KT_IDLE = 1, KT_MSR_ACTIONS, KT_PAGE_WRITE, KT_PAGE_READ, KT_EXEC, KT_CR4,
 	KT_HYPERCALL, KT_INJECT, KT_MULTI, KT_BUSY, KT_BENCH, KT_XSETBV_LIDT, KT_BP_STEP, KT_INT3,
+	KT_DMA,
 };
 
 #define KT_MSR             0xc0000082u   /* LSTAR: any value is accepted */

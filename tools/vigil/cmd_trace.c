@@ -1,5 +1,5 @@
 /*
- * vigil trace SOCKET [--cr 0,3,4] [--msr LIST|all] [--pages RANGES] [--json]
+ * vigil trace SOCKET [--cr 0,3,4] [--msr LIST|all] [--pages RANGES] [--dma] [--json]
  *                    [--duration S] [--timeline FILE]
  * Attach, stream the requested events live, print counters and detach.
  */
@@ -15,7 +15,8 @@ static void trace_usage(FILE *out)
 		"Usage: vigil trace [OPTIONS] SOCKET\n"
 		"\n"
 		"Attach to the introspection SOCKET of a running vigild and stream events\n"
-		"live: control-register writes, MSR writes, accesses to guest-physical pages.\n"
+		"live: control-register writes, MSR writes, accesses to guest-physical pages,\n"
+		"device DMA.\n"
 		"Every event is allowed; the guest only runs slower while watched. Ends when\n"
 		"the VM stops, after --duration, or on Ctrl-C / SIGTERM, then prints per-kind\n"
 		"counters and detaches (every intercept is removed, the guest runs on).\n"
@@ -45,8 +46,8 @@ int cmd_trace(int argc, char **argv)
 		vigil_err(argc - optind < 1 ? "trace: missing SOCKET" : "trace: too many arguments");
 		return vigil_usage_error("trace");
 	}
-	if (!o.cr_mask && !o.nr_msrs && !o.nr_ranges) {
-		vigil_err("trace: nothing to trace: give --cr, --msr or --pages");
+	if (!o.cr_mask && !o.nr_msrs && !o.nr_ranges && !o.dma) {
+		vigil_err("trace: nothing to trace: give --cr, --msr, --pages or --dma");
 		return vigil_usage_error("trace");
 	}
 	o.socket = argv[optind];

@@ -165,7 +165,7 @@ const char *vk_event_name(unsigned event)
 {
 	static const char *const names[VIGIL_KVMI_EVENT_MAX] = {
 		"pause", "cr", "msr", "xsetbv", "descriptor", "breakpoint", "sw-breakpoint",
-		"singlestep", "hypercall", "pf", "trap",
+		"singlestep", "hypercall", "pf", "trap", "dma",
 	};
 
 	return event < VIGIL_KVMI_EVENT_MAX ? names[event] : "unknown";

@@ -10,6 +10,8 @@
 #include "trace_out.h"
 
 #define TL_MAX_VCPUS 256
+#define TL_MAX_DEVICES 32
+#define TL_DEVICE_TID 10000   /* timeline lane of device N: TL_DEVICE_TID + N */
 
 struct trace_out {
 	bool json;
@@ -23,6 +25,7 @@ struct trace_out {
 		double since;
 		uint64_t cr3;
 	} as[TL_MAX_VCPUS];
+	bool dev_lane[TL_MAX_DEVICES];
 };
 
 static const char *access_name(uint8_t a)
@@ -43,6 +46,34 @@ static uint64_t pf_data(const struct vigil_kvmi_event_pf *pf)
 
 	memcpy(&v, pf->data, pf->len < 8 ? pf->len : 8);
 	return v;
+}
+
+/* ---- device DMA ---- */
+
+static bool is_dma(const struct vigil_kvmi_ev *ev)
+{
+	return ev->common.event == VIGIL_KVMI_EVENT_DMA;
+}
+
+/* "dev0@00:03.0" (the --device index and the PCI address) */
+static void dma_device(const struct vigil_kvmi_event_dma *d, char *b, size_t n)
+{
+	if (d->pci_slot == VIGIL_KVMI_DMA_NO_SLOT)
+		snprintf(b, n, "dev%u", d->device);
+	else
+		snprintf(b, n, "dev%u@00:%02x.0", d->device, d->pci_slot);
+}
+
+static void dma_detail(const struct vigil_kvmi_event_dma *d, char *b, size_t n)
+{
+	char denied[48] = "";
+
+	if (d->flags & VIGIL_KVMI_DMA_DENIED)
+		snprintf(denied, sizeof(denied), ", page policy denies 0x%llx",
+			 (unsigned long long)d->denied_gpa);
+	snprintf(b, n, "device %s %llu bytes at gpa 0x%llx%s",
+		 d->direction == VIGIL_KVMI_DMA_WRITE ? "writes" : "reads",
+		 (unsigned long long)d->len, (unsigned long long)d->gpa, denied);
 }
 
 /* ---- table ---- */
@@ -79,6 +110,9 @@ static void table_detail(const struct vigil_kvmi_ev *ev, char *b, size_t n)
 	case VIGIL_KVMI_EVENT_HYPERCALL:
 		snprintf(b, n, "value 0x%x", ev->u.hc.value);
 		break;
+	case VIGIL_KVMI_EVENT_DMA:
+		dma_detail(&ev->u.dma, b, n);
+		break;
 	default:
 		b[0] = '\0';
 	}
@@ -98,8 +132,16 @@ static void table_event(struct trace_out *t, double ts, const struct vigil_kvmi_
 		snprintf(kind, sizeof(kind), "cr%u", ev->u.cr.cr);
 	else
 		snprintf(kind, sizeof(kind), "%s", vk_event_name(ev->common.event));
-	printf("%9.6f %4u %-10s %016llx %s", ts, ev->common.vcpu, kind,
-	       (unsigned long long)ev->common.regs.rip, detail);
+	if (is_dma(ev)) {
+		char dev[24];
+
+		/* No vCPU: the RIP column names the device. */
+		dma_device(&ev->u.dma, dev, sizeof(dev));
+		printf("%9.6f %4s %-10s %-16s %s: %s", ts, "-", kind, dev, detail, v->action);
+	} else {
+		printf("%9.6f %4u %-10s %016llx %s", ts, ev->common.vcpu, kind,
+		       (unsigned long long)ev->common.regs.rip, detail);
+	}
 	if (v->rule)
 		printf("  VIOLATION of '%s' (%s): %s", v->rule, v->on_violation, v->action);
 	if (v->note)
@@ -115,6 +157,23 @@ static json_object *hex(uint64_t v)
 
 	snprintf(b, sizeof(b), "0x%llx", (unsigned long long)v);
 	return json_object_new_string(b);
+}
+
+static void json_dma(json_object *o, const struct vigil_kvmi_event_dma *d)
+{
+	char slot[16];
+	bool denied = d->flags & VIGIL_KVMI_DMA_DENIED;
+
+	snprintf(slot, sizeof(slot), "00:%02x.0", d->pci_slot);
+	json_object_object_add(o, "device", json_object_new_int64(d->device));
+	json_object_object_add(o, "pci", d->pci_slot == VIGIL_KVMI_DMA_NO_SLOT ? NULL :
+				  json_object_new_string(slot));
+	json_object_object_add(o, "direction", json_object_new_string(
+				  d->direction == VIGIL_KVMI_DMA_WRITE ? "write" : "read"));
+	json_object_object_add(o, "gpa", hex(d->gpa));
+	json_object_object_add(o, "len", json_object_new_int64((int64_t)d->len));
+	json_object_object_add(o, "policy", json_object_new_string(denied ? "deny" : "allow"));
+	json_object_object_add(o, "denied_gpa", denied ? hex(d->denied_gpa) : NULL);
 }
 
 static void json_specific(json_object *o, const struct vigil_kvmi_ev *ev)
@@ -145,6 +204,9 @@ static void json_specific(json_object *o, const struct vigil_kvmi_ev *ev)
 	case VIGIL_KVMI_EVENT_HYPERCALL:
 		json_object_object_add(o, "value", hex(ev->u.hc.value));
 		break;
+	case VIGIL_KVMI_EVENT_DMA:
+		json_dma(o, &ev->u.dma);
+		break;
 	default:
 		break;
 	}
@@ -156,11 +218,13 @@ static void json_event(double ts, const struct vigil_kvmi_ev *ev, const struct t
 
 	json_object_object_add(o, "t", json_object_new_double(ts));
 	json_object_object_add(o, "seq", json_object_new_int64(ev->seq));
-	json_object_object_add(o, "vcpu", json_object_new_int(ev->common.vcpu));
+	json_object_object_add(o, "vcpu", is_dma(ev) ? NULL : json_object_new_int(ev->common.vcpu));
 	json_object_object_add(o, "event", json_object_new_string(vk_event_name(ev->common.event)));
-	json_object_object_add(o, "rip", hex(ev->common.regs.rip));
-	json_object_object_add(o, "cr3", hex(ev->common.sregs.cr3));
-	json_object_object_add(o, "cpl", json_object_new_int(ev->common.sregs.cs.selector & 3));
+	if (!is_dma(ev)) {   /* no vCPU, no registers */
+		json_object_object_add(o, "rip", hex(ev->common.regs.rip));
+		json_object_object_add(o, "cr3", hex(ev->common.sregs.cr3));
+		json_object_object_add(o, "cpl", json_object_new_int(ev->common.sregs.cs.selector & 3));
+	}
 	json_specific(o, ev);
 	json_object_object_add(o, "action", json_object_new_string(v->action));
 	if (v->rule) {
@@ -198,12 +262,21 @@ static json_object *tl_base(const char *name, const char *ph, double ts, unsigne
 	return o;
 }
 
-static void tl_lane(struct trace_out *t, unsigned vcpu)
+/* The lane of an event: its vCPU, or TL_DEVICE_TID + device for DMA. */
+static unsigned tl_tid(const struct vigil_kvmi_ev *ev)
 {
-	json_object *o = tl_base("thread_name", "M", 0, vcpu), *a = json_object_new_object();
+	return is_dma(ev) ? TL_DEVICE_TID + ev->u.dma.device : ev->common.vcpu;
+}
+
+static void tl_lane(struct trace_out *t, unsigned tid)
+{
+	json_object *o = tl_base("thread_name", "M", 0, tid), *a = json_object_new_object();
 	char name[32];
 
-	snprintf(name, sizeof(name), "vCPU %u", vcpu);
+	if (tid >= TL_DEVICE_TID)
+		snprintf(name, sizeof(name), "device %u", tid - TL_DEVICE_TID);
+	else
+		snprintf(name, sizeof(name), "vCPU %u", tid);
 	json_object_object_add(a, "name", json_object_new_string(name));
 	json_object_object_add(o, "args", a);
 	tl_put(t, o);
@@ -235,7 +308,11 @@ static void tl_event(struct trace_out *t, double ts, const struct vigil_kvmi_ev 
 	char name[64], detail[160];
 	json_object *o, *a = json_object_new_object();
 
-	if (ev->common.event == VIGIL_KVMI_EVENT_CR)
+	if (is_dma(ev))
+		snprintf(name, sizeof(name), "DMA %s%s",
+			 ev->u.dma.direction == VIGIL_KVMI_DMA_WRITE ? "write" : "read",
+			 ev->u.dma.flags & VIGIL_KVMI_DMA_DENIED ? " (denied by policy)" : "");
+	else if (ev->common.event == VIGIL_KVMI_EVENT_CR)
 		snprintf(name, sizeof(name), "CR%u write", ev->u.cr.cr);
 	else if (v->rule)
 		snprintf(name, sizeof(name), "VIOLATION %s", v->rule);
@@ -243,12 +320,13 @@ static void tl_event(struct trace_out *t, double ts, const struct vigil_kvmi_ev 
 		snprintf(name, sizeof(name), "wrmsr %s", vk_msr_name(ev->u.msr.msr));
 	else
 		snprintf(name, sizeof(name), "%s", vk_event_name(ev->common.event));
-	o = tl_base(name, "i", ts, vcpu);
+	o = tl_base(name, "i", ts, tl_tid(ev));
 	json_object_object_add(o, "s", json_object_new_string("t"));
 	json_object_object_add(o, "cat", json_object_new_string(vk_event_name(ev->common.event)));
 	table_detail(ev, detail, sizeof(detail));
 	json_object_object_add(a, "detail", json_object_new_string(detail));
-	json_object_object_add(a, "rip", hex(ev->common.regs.rip));
+	if (!is_dma(ev))
+		json_object_object_add(a, "rip", hex(ev->common.regs.rip));
 	json_object_object_add(a, "action", json_object_new_string(v->action));
 	json_object_object_add(o, "args", a);
 	tl_put(t, o);
@@ -291,7 +369,12 @@ void trace_out_event(struct trace_out *t, double ts, const struct vigil_kvmi_ev 
 {
 	unsigned k = ev->common.event < VIGIL_KVMI_EVENT_MAX ? ev->common.event : VIGIL_KVMI_EVENT_MAX;
 
-	if (t->tl && show && ev->common.vcpu < TL_MAX_VCPUS && !t->as[ev->common.vcpu].lane) {
+	if (t->tl && show && is_dma(ev) && ev->u.dma.device < TL_MAX_DEVICES &&
+	    !t->dev_lane[ev->u.dma.device]) {
+		tl_lane(t, tl_tid(ev));
+		t->dev_lane[ev->u.dma.device] = true;
+	} else if (t->tl && show && ev->common.vcpu < TL_MAX_VCPUS &&
+		   !t->as[ev->common.vcpu].lane) {
 		tl_lane(t, ev->common.vcpu);
 		t->as[ev->common.vcpu].lane = true;
 	}

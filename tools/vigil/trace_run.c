@@ -44,6 +44,7 @@ const struct option trace_long_opts[] = {
 	{ "msr", required_argument, NULL, 'm' },
 	{ "pages", required_argument, NULL, 'p' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "dma", no_argument, NULL, 'D' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "timeline", required_argument, NULL, 'T' },
 	{ "timeout", required_argument, NULL, 't' },
@@ -60,6 +61,8 @@ const char trace_opts_help[] =
 	"  -p, --pages RANGES    guest-physical ranges to watch, comma-separated\n"
 	"                        START[-END|+LEN][:ACCESS], ACCESS letters of rwx\n"
 	"                        (default w), e.g. 0x200000+4K:w\n"
+	"      --dma             device accesses to guest memory (vfio-user devices\n"
+	"                        attached with trace-dma=on), reads and writes\n"
 	"  -j, --json            JSON lines instead of a table (schema: docs/cli.md)\n"
 	"  -d, --duration S      detach after S seconds (default: until the VM stops)\n"
 	"  -T, --timeline FILE   also write Chrome trace-event JSON (open in Perfetto)\n"
@@ -205,6 +208,7 @@ int trace_parse_opt(struct trace_opts *o, int opt, const char *arg, const char *
 	case 'm': return parse_msr(o, arg);
 	case 'p': return parse_pages(o, arg);
 	case 'j': o->json = true; return 0;
+	case 'D': o->dma = true; return 0;
 	case 'T': o->timeline = arg; return 0;
 	case 'd':
 		o->duration = strtod(arg, &end);
@@ -259,9 +263,17 @@ static int check_caps(struct session *s, uint64_t *events)
 		*events |= VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_MSR);
 	if (o->nr_ranges || o->policy)
 		*events |= VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_PF);
+	/* A policy also rules device DMA, when the VM has traced devices. */
+	if (o->dma || (o->policy && (v.events & VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_DMA))))
+		*events |= VIGIL_KVMI_EVBIT(VIGIL_KVMI_EVENT_DMA);
 	for (unsigned e = 0; e < VIGIL_KVMI_EVENT_MAX; e++) {
 		if (!(*events & VIGIL_KVMI_EVBIT(e)) || e == VIGIL_KVMI_EVENT_HYPERCALL)
 			continue;
+		if (!(v.events & VIGIL_KVMI_EVBIT(e)) && e == VIGIL_KVMI_EVENT_DMA) {
+			vigil_err("%s: --dma: this VM has no device attached with trace-dma=on",
+				  o->socket);
+			return VIGIL_EXIT_UNAVAILABLE;
+		}
 		if (!(v.events & VIGIL_KVMI_EVBIT(e))) {
 			vigil_err("%s: this host cannot intercept %s events (see vigil info)",
 				  o->socket, vk_event_name(e));
@@ -573,6 +585,8 @@ static int handle_event(struct session *s, const struct vigil_kvmi_ev *ev)
 		return on_hypercall(s, ev, ts);
 	case VIGIL_KVMI_EVENT_PF:
 		return on_pf(s, ev, ts);
+	case VIGIL_KVMI_EVENT_DMA:
+		return trace_dma_event(s->out, s->o, s->c, ev, ts);
 	default:
 		trace_out_event(s->out, ts, ev, &v, true);
 		return reply(s, ev, VIGIL_KVMI_ACTION_ALLOW);

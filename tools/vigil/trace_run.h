@@ -36,6 +36,7 @@ struct trace_opts {
 	struct trace_range ranges[TRACE_MAX_RANGES];
 	unsigned nr_ranges;
 	bool json;
+	bool dma;                         /* show device DMA (vfio-user trace-dma=on) */
 	double duration;                  /* seconds; 0: until the VM stops */
 	const char *timeline;
 	int timeout_ms;                   /* attach timeout */
@@ -52,5 +53,12 @@ extern const char trace_opts_help[];
 
 /* Run the session; returns vigil's exit status. */
 int trace_run(const struct trace_opts *o);
+
+struct trace_out;
+/* trace_dma.c: show a DMA event and, when the device waits (the page policy
+ * denies it), answer it: ALLOW for vigil trace, the violated rule's verdict
+ * for vigil policy. 0 or -errno from the connection. */
+int trace_dma_event(struct trace_out *out, const struct trace_opts *o, struct vigil_kvmi *c,
+		    const struct vigil_kvmi_ev *ev, double ts);
 
 #endif

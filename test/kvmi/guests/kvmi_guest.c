@@ -5,10 +5,13 @@
  * itself (GUEST_ASSERT ends the VM with status 1).
  */
 #include "guest.h"
+#include "dma_dev.h"
 #include "kvmi_test_abi.h"
 
 static uint8_t wpage[4096] __attribute__((aligned(4096)));
 static uint8_t rpage[4096] __attribute__((aligned(4096)));
+static uint8_t dma_src[8192] __attribute__((aligned(4096)));
+static uint8_t dma_dst[8192] __attribute__((aligned(4096)));
 
 uint64_t exec_target(void);
 __asm__(".pushsection .text.kvmi_exec, \"ax\"\n"
@@ -214,6 +217,37 @@ static void run_bench(unsigned id)
 	outl(VIGIL_KVMI_HYPERCALL_PORT, KT_HC_BENCH_END + id);
 }
 
+static uint32_t pci_read32(unsigned slot, unsigned off)
+{
+	outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
+	return inl(0xcfc);
+}
+
+/* The vu-dma device: copies on the tool's request (see struct kt_ctl). */
+static void run_dma(void)
+{
+	volatile uint8_t *bar0 = 0;
+	unsigned slot;
+
+	for (slot = 1; slot < 32 && !bar0; slot++)
+		if (pci_read32(slot, 0) == (DMA_DEV_VENDOR | ((uint32_t)DMA_DEV_DEVICE << 16)))
+			bar0 = (volatile uint8_t *)(uintptr_t)(pci_read32(slot, 0x10) & ~0xfu);
+	GUEST_ASSERT(bar0);
+	CTL->dma_slot = slot - 1;
+	while (!CTL->stop) {
+		if (CTL->dma_done == CTL->dma_req) {
+			cpu_relax();
+			continue;
+		}
+		*(volatile uint64_t *)(bar0 + DMA_DEV_REG_SRC) = CTL->dma_src;
+		*(volatile uint64_t *)(bar0 + DMA_DEV_REG_DST) = CTL->dma_dst;
+		*(volatile uint32_t *)(bar0 + DMA_DEV_REG_LEN) = (uint32_t)CTL->dma_len;
+		*(volatile uint32_t *)(bar0 + DMA_DEV_REG_DOORBELL) = 1;   /* copies, then returns */
+		CTL->dma_status = *(volatile uint32_t *)(bar0 + DMA_DEV_REG_STATUS);
+		CTL->dma_done++;
+	}
+}
+
 void guest_main(unsigned id, unsigned nr)
 {
 	(void)nr;
@@ -223,6 +257,10 @@ void guest_main(unsigned id, unsigned nr)
 		CTL->exec_page = (uint64_t)(uintptr_t)exec_target;
 		CTL->bp_target = (uint64_t)(uintptr_t)bp_target;
 		*(volatile uint64_t *)rpage = KT_SECRET;
+		for (unsigned i = 0; i < sizeof(dma_src); i++)
+			dma_src[i] = (uint8_t)(i * 7 + 3);
+		CTL->dma_src = (uint64_t)(uintptr_t)dma_src;
+		CTL->dma_dst = (uint64_t)(uintptr_t)dma_dst;
 		CTL->ready = 1;
 	}
 	wait_go();
@@ -241,6 +279,7 @@ void guest_main(unsigned id, unsigned nr)
 	case KT_XSETBV_LIDT: if (id == 0) run_xsetbv_lidt(); break;
 	case KT_BP_STEP: if (id == 0) run_bp_step(); break;
 	case KT_INT3: if (id == 0) run_int3(); break;
+	case KT_DMA: if (id == 0) run_dma(); break;
 	default: GUEST_ASSERT(0);
 	}
 }
