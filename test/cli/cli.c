@@ -105,9 +105,16 @@ const char *vm_log(const struct vm *vm)
 
 void vm_start(struct vm *vm)
 {
-	char *argv[] = { (char *)VIGILD_PATH, "run", "--guest", (char *)DEMO_GUEST, "--mem", "64M",
-			 "--console", vm->console, "--introspect", vm->sock, NULL };
+	vm_start_guest(vm, DEMO_GUEST, NULL, "waiting for a vigil tool");
+}
+
+void vm_start_guest(struct vm *vm, const char *guest, const char *const *extra,
+		    const char *ready)
+{
+	char *argv[32] = { (char *)VIGILD_PATH, "run", "--guest", (char *)guest, "--mem", "64M",
+			   "--console", vm->console, "--introspect", vm->sock, NULL };
 	long end = now_ms() + 20000;
+	unsigned n = 10;
 
 	memset(vm, 0, sizeof(*vm));
 	snprintf(vm->dir, sizeof(vm->dir), "/tmp/vigil-cli-XXXXXX");
@@ -117,10 +124,13 @@ void vm_start(struct vm *vm)
 	snprintf(vm->log, sizeof(vm->log), "%s/log", vm->dir);
 	argv[7] = vm->console;
 	argv[9] = vm->sock;
+	for (; extra && *extra && n < 31; extra++)
+		argv[n++] = (char *)*extra;
+	argv[n] = NULL;
 	vm->pid = spawn(VIGILD_PATH, argv, "/dev/null", vm->log);
-	while (!strstr(vm_console(vm), "waiting for a vigil tool")) {
+	while (!strstr(vm_console(vm), ready)) {
 		if (now_ms() > end || waitpid(vm->pid, NULL, WNOHANG) == vm->pid)
-			cr_assert_fail("the demo guest did not come up; log:\n%s", vm_log(vm));
+			cr_assert_fail("the guest did not come up; log:\n%s", vm_log(vm));
 		usleep(5000);
 	}
 }

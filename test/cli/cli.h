@@ -16,6 +16,10 @@ struct vm {
 
 /* Start vigild with the demo guest; wait until the guest waits for a tool. */
 void vm_start(struct vm *vm);
+/* The same with another guest and more vigild arguments (NULL-terminated,
+ * may be NULL); ready: console text that says the guest waits for a tool. */
+void vm_start_guest(struct vm *vm, const char *guest, const char *const *extra,
+		    const char *ready);
 /* Wait for vigild (at most timeout_ms): exit status, or -1 after SIGKILL. */
 int vm_wait(struct vm *vm, int timeout_ms);
 /* Kill if still running, remove the files. */
