@@ -38,7 +38,8 @@ struct vu_client {
 	uint16_t pending_id, next_id;
 	bool pending_done;
 	int pending_err;
-	atomic_bool failed;
+	atomic_bool fail_claimed;   /* the first failure wins */
+	atomic_bool failed;         /* set once the owner has been told */
 	struct vu_window win[VU_MAX_WINDOWS];
 	unsigned nr_win;
 	_Atomic uint64_t dma_served;
@@ -74,16 +75,19 @@ static void close_fds(int *fds, unsigned n)
 
 void vu_client_fail(struct vu_client *c, int err, const char *why)
 {
-	if (atomic_exchange(&c->failed, true))
+	if (atomic_exchange(&c->fail_claimed, true))
 		return;
 	log_err("vfio-user %s: device failed: %s (%s); its accesses now read all-ones",
 		c->name, why, strerror(-err));
+	/* The owner hears of it before any waiting call returns, so that a
+	 * caller that sees its call fail also sees the device failed. */
+	if (c->ops && c->ops->failed)
+		c->ops->failed(c->opaque, err, why);
+	atomic_store(&c->failed, true);
 	vu_tran_wake(c->tran);
 	pthread_mutex_lock(&c->lock);
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	if (c->ops && c->ops->failed)
-		c->ops->failed(c->opaque, err, why);
 }
 
 static void failf(struct vu_client *c, int err, const char *fmt, ...)
@@ -380,6 +384,7 @@ void vu_client_free(struct vu_client **cp)
 
 	if (!c)
 		return;
+	atomic_store(&c->fail_claimed, true);   /* closing is not a failure */
 	atomic_store(&c->failed, true);
 	vu_tran_wake(c->tran);
 	if (c->reader_started)
