@@ -233,6 +233,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	vg_log_set_level((enum vg_log_level)d.opts.log_level);
+	/* MSI-X vectors and vCPUs are descriptors: take what the hard limit allows. */
+	long nofile = privileges_raise_nofile();
+
+	if (nofile < 0)
+		log_warn("cannot raise the open-file limit: %s", strerror((int)-nofile));
 	if (vcpu_signal_setup() < 0 || reactor_init(&d.reactor) < 0) {
 		log_err("cannot set up signal handling or the event loop");
 		return VIGILD_EXIT_OSERR;

@@ -1,9 +1,11 @@
 /* Capability dropping with libcap-ng. */
 #include <cap-ng.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "privileges.h"
 
@@ -40,4 +42,18 @@ int privileges_drop_child(void)
 {
 	capng_get_caps_process();
 	return drop_all();
+}
+
+long privileges_raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return -errno;
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+			return -errno;
+	}
+	return r.rlim_cur > (rlim_t)LONG_MAX ? LONG_MAX : (long)r.rlim_cur;
 }
