@@ -209,8 +209,21 @@ static int wire_intx(struct vfio_dev *d)
 }
 
 /* Handshake and enumeration; a failure fails the device, not the VM. */
+
+/* "none", or how many vectors the guest can enable. */
+static const char *irq_summary(const struct vfio_dev *d, bool msix, char *buf, size_t len)
+{
+	const struct vfio_irqs *q = d->irqs;
+
+	if (!q || !(msix ? q->msix_present : q->msi_present))
+		return "none";
+	snprintf(buf, len, "%u vector%s", msix ? q->msix_nr : q->msi_max,
+		 (msix ? q->msix_nr : q->msi_max) == 1 ? "" : "s");
+	return buf;
+}
 static void dev_enumerate(struct vfio_dev *d)
 {
+	char msi[24], msix[24];
 	const char *step = "VERSION";
 	int err;
 
@@ -240,9 +253,10 @@ static void dev_enumerate(struct vfio_dev *d)
 		atomic_store(&d->failed, true);
 		return;
 	}
-	log_info("vfio-user %s: PCI 00:%02x.0, %u regions, %u IRQ types, INTx %s, DMA %s%s",
-		 d->name, d->slot, d->info.num_regions, d->info.num_irqs,
-		 d->irqfd_wired ? "wired" : "none",
+	log_info("vfio-user %s: PCI 00:%02x.0, %u regions, %u IRQ types, INTx %s, MSI %s, "
+		 "MSI-X %s, DMA %s%s", d->name, d->slot, d->info.num_regions, d->info.num_irqs,
+		 d->irqfd_wired ? "wired" : "none", irq_summary(d, false, msi, sizeof(msi)),
+		 irq_summary(d, true, msix, sizeof(msix)),
 		 d->spec.dma_msg || d->spec.trace_dma ? "by message" : "by mmap",
 		 d->spec.trace_dma ? ", traced" : "");
 }

@@ -245,7 +245,7 @@ Test(interop, lvu_server_negotiates_enumerates_and_drives)
 	expect_in(R.srv[0].log, "adding DMA region [0, 0x4000000) offset=0 flags=0x3");
 	expect_in(R.srv[0].log, "setting IRQ INTx flags=0x24 range [0, 1)");
 	expect_in(R.srv[0].log, "bad BAR0 access 0-0x3");
-	expect_in(R.vigild_log, "vfio-user dev0: PCI 00:01.0");
+	expect_in(R.vigild_log, "vfio-user dev0: PCI 00:01.0, 10 regions, 5 IRQ types, INTx wired, MSI none, MSI-X none, DMA by mmap");
 }
 
 Test(interop, lvu_server_dma_by_message)
