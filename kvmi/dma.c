@@ -18,12 +18,12 @@
 #include "exitcodes.h"
 #include "kvmi_int.h"
 #include "log.h"
+#include "monotonic.h"
 
 #define PAGE_SHIFT 12
 
 int kvmi_dma_init(struct kvmi_dma *d)
 {
-	pthread_condattr_t ca;
 	int r;
 
 	memset(d, 0, sizeof(*d));
@@ -32,13 +32,10 @@ int kvmi_dma_init(struct kvmi_dma *d)
 	r = pthread_mutex_init(&d->lock, NULL);
 	if (r)
 		return -r;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	r = pthread_cond_init(&d->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	r = cond_init_monotonic(&d->cond);
 	if (r) {
 		pthread_mutex_destroy(&d->lock);
-		return -r;
+		return r;
 	}
 	return 0;
 }
@@ -148,17 +145,6 @@ static void dma_notify(struct kvmi *k, const struct kvmi_dma_dev *dev, uint64_t 
 		count_unsent(k, dev->id);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Send the question and sleep until answered, released or @wait_ms passed.
  * Returns 0 with @w->reply filled, -ETIMEDOUT, -ECONNRESET (released or not
  * sendable), -EWOULDBLOCK (the tool is not reading). */
@@ -178,7 +164,7 @@ static int dma_ask(struct kvmi *k, struct kvmi_dma_wait *w, struct dma_msg *m, i
 	LIST_INSERT_HEAD(&d->waits, w, link);
 	pthread_mutex_unlock(&d->lock);
 	sent = kvmi_send_direct(k, m, sizeof(*m));
-	deadline_after(&until, wait_ms);
+	deadline_after_ms(&until, wait_ms);
 	pthread_mutex_lock(&d->lock);
 	if (sent != KVMI_SENT)
 		r = sent == KVMI_SOCKET_FULL ? -EWOULDBLOCK : -ECONNRESET;

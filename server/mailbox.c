@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "mailbox.h"
+#include "monotonic.h"
 
 int mailbox_init(struct mailbox *mb)
 {
@@ -101,19 +102,15 @@ void mailbox_close(struct mailbox *mb)
 
 int waiter_init(struct waiter *w)
 {
-	pthread_condattr_t attr;
 	int err;
 
 	err = pthread_mutex_init(&w->lock, NULL);
 	if (err)
 		return -err;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	err = pthread_cond_init(&w->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	err = cond_init_monotonic(&w->cond);
 	if (err) {
 		pthread_mutex_destroy(&w->lock);
-		return -err;
+		return err;
 	}
 	w->ticket = 0;
 	w->done = false;
@@ -139,17 +136,6 @@ uint64_t waiter_arm(struct waiter *w)
 	w->result = 0;
 	pthread_mutex_unlock(&w->lock);
 	return t;
-}
-
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 static uint64_t mono_ns(void)
@@ -179,7 +165,7 @@ int waiter_wait(struct waiter *w, int timeout_ms)
 	waiter_spin(w);
 
 	if (timeout_ms >= 0)
-		deadline_after(&deadline, timeout_ms);
+		deadline_after_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&w->lock);
 	while (!w->done && !w->cancelled && r != ETIMEDOUT) {
 		if (timeout_ms >= 0)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "vu_client.h"
 
 #define VU_MAX_WINDOWS   64
@@ -54,17 +55,6 @@ void vu_client_default_caps(struct vu_caps *caps)
 		.max_dma_maps = VU_MAX_WINDOWS,
 		.write_multiple = true,
 	};
-}
-
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 static void close_fds(int *fds, unsigned n)
@@ -345,7 +335,6 @@ int vu_client_new(struct vu_client **out, struct vu_tran *tran,
 		  const struct vu_client_config *cfg)
 {
 	struct vu_client *c = calloc(1, sizeof(*c));
-	pthread_condattr_t ca;
 	int err;
 
 	if (!c) {
@@ -364,10 +353,15 @@ int vu_client_new(struct vu_client **out, struct vu_tran *tran,
 	pthread_mutex_init(&c->call_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	err = cond_init_monotonic(&c->cond);
+	if (err) {
+		pthread_mutex_destroy(&c->lock);
+		pthread_mutex_destroy(&c->send_lock);
+		pthread_mutex_destroy(&c->call_lock);
+		free(c);
+		vu_tran_free(tran);
+		return err;
+	}
 	err = -pthread_create(&c->reader, NULL, reader_main, c);
 	if (err) {
 		vu_client_free(&c);
@@ -413,7 +407,7 @@ static int wait_reply(struct vu_client *c)
 	struct timespec dl;
 	int rc = 0;
 
-	deadline_after(&dl, c->timeout_ms);
+	deadline_after_ms(&dl, c->timeout_ms);
 	while (!c->pending_done && !vu_client_failed(c) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&c->cond, &c->lock, &dl);
 	if (c->pending_done)
