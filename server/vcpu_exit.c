@@ -131,6 +131,30 @@ static int exit_system_event(struct vcpu *vcpu)
 	}
 }
 
+static const char *hyperv_exit_name(uint32_t type)
+{
+	switch (type) {
+	case KVM_EXIT_HYPERV_SYNIC: return "SynIC MSR write";
+	case KVM_EXIT_HYPERV_HCALL: return "hypercall";
+	case KVM_EXIT_HYPERV_SYNDBG: return "synthetic debugger";
+	default: return "unknown type";
+	}
+}
+
+/* Hyper-V exits belong to whoever set vm->hyperv (the plugin server); a VM
+ * without one never enabled SynIC, so getting here is a bug worth naming. */
+static int exit_hyperv(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	char what[112];
+
+	if (vm->hyperv.fn)
+		return vm->hyperv.fn(vcpu, vm->hyperv.opaque);
+	snprintf(what, sizeof(what), "KVM_EXIT_HYPERV (%s, type %u) and nothing handles Hyper-V exits",
+		 hyperv_exit_name(vcpu->run->hyperv.type), vcpu->run->hyperv.type);
+	return exit_fatal(vcpu, VIGILD_EXIT_GUEST_ERROR, what);
+}
+
 static int exit_default(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -154,6 +178,8 @@ static int exit_default(struct vcpu *vcpu)
 		return exit_fatal(vcpu, VIGILD_EXIT_GUEST_ERROR, "VM entry failed");
 	case KVM_EXIT_SYSTEM_EVENT:
 		return exit_system_event(vcpu);
+	case KVM_EXIT_HYPERV:
+		return exit_hyperv(vcpu);
 	default:
 		snprintf(what, sizeof(what), "unexpected exit reason %u", run->exit_reason);
 		return exit_fatal(vcpu, VIGILD_EXIT_GUEST_ERROR, what);

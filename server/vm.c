@@ -131,15 +131,19 @@ static int vm_init_parts(struct vm *vm)
 	return memslots_init(&vm->slots, (unsigned)vm->kvm->nr_memslots, &vm_slot_ops, vm);
 }
 
-static int vm_create_vcpus(struct vm *vm, char *why, size_t why_len)
+int vm_create_vcpus(struct vm *vm, char *why, size_t why_len)
 {
 	unsigned i;
 	int err;
 
-	vm->vcpus = calloc(vm->cfg.nr_vcpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
-		return -ENOMEM;
-	for (i = 0; i < vm->cfg.nr_vcpus; i++) {
+	if (!vm->vcpus) {
+		vm->vcpus = calloc(vm->cfg.nr_vcpus, sizeof(*vm->vcpus));
+		if (!vm->vcpus) {
+			snprintf(why, why_len, "cannot create the vCPUs: out of memory");
+			return -ENOMEM;
+		}
+	}
+	for (i = vm->nr_vcpus; i < vm->cfg.nr_vcpus; i++) {
 		err = vcpu_create(vm, i, &vm->vcpus[i]);
 		if (err) {
 			snprintf(why, why_len, "cannot create vCPU %u: %s", i, strerror(-err));
@@ -215,7 +219,7 @@ int vm_create(struct vm **out, struct kvm_host *kvm, const struct vm_config *cfg
 	err = vm_setup_kvm(vm, why, why_len);
 	if (!err && cfg->mem_size)
 		err = ram_create(vm, cfg->mem_size, why, why_len);
-	if (!err)
+	if (!err && !cfg->defer_vcpus)
 		err = vm_create_vcpus(vm, why, why_len);
 	if (err)
 		goto fail;
@@ -231,6 +235,8 @@ int vm_start(struct vm *vm)
 	unsigned i;
 	int err;
 
+	if (!vm->nr_vcpus || vm->nr_vcpus != vm->cfg.nr_vcpus)
+		return -EINVAL;   /* vm_create_vcpus first */
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		err = vcpu_start(vm->vcpus[i]);
 		if (err) {
@@ -376,4 +382,10 @@ void vm_set_hooks(struct vm *vm, const struct vcpu_hooks *hooks, void *opaque)
 	}
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(vm->vcpus[i]);
+}
+
+void vm_set_hyperv_handler(struct vm *vm, vm_hyperv_fn fn, void *opaque)
+{
+	vm->hyperv.fn = fn;
+	vm->hyperv.opaque = fn ? opaque : NULL;
 }

@@ -31,12 +31,19 @@ struct vcpu;
 struct vcpu_hooks;
 struct irq_routing;
 
+/* Handler of KVM_EXIT_HYPERV (SynIC MSR writes and the hypercalls KVM leaves
+ * to userspace), called in the vCPU thread with the exit in vcpu->run->hyperv.
+ * 0: re-enter the guest; -errno: the VM stops (the handler may have asked for
+ * the stop itself, with a better reason). */
+typedef int (*vm_hyperv_fn)(struct vcpu *vcpu, void *opaque);
+
 struct vm_config {
 	uint64_t mem_size;        /* bytes of guest RAM; 0: no RAM (plugin adds it) */
 	unsigned nr_vcpus;
 	bool irqchip;             /* in-kernel irqchip + PIT (default on) */
 	uint8_t unhandled_read;   /* fill byte for reads nobody handles */
 	unsigned wait_spin_us;    /* vCPU poll before sleeping on the reactor; 0: default */
+	bool defer_vcpus;         /* vm_create leaves the vCPUs to vm_create_vcpus */
 };
 
 struct guest_ram {
@@ -78,6 +85,11 @@ struct vm {
 	/* Optional introspection hooks, consulted by every vCPU (see vcpu.h). */
 	const struct vcpu_hooks *hooks;
 	void *hooks_opaque;
+	/* Owner of Hyper-V exits (the plugin server); none: they are fatal. */
+	struct {
+		vm_hyperv_fn fn;
+		void *opaque;
+	} hyperv;
 	/* Serial line buffers, one per vCPU would be nicer; one shared, locked. */
 	pthread_mutex_t serial_lock;
 	char serial_line[256];
@@ -85,14 +97,21 @@ struct vm {
 	bool started;
 };
 
-/* Create the VM (irqchip, PIT, RAM from a sealed memfd, memslots, vCPUs).
- * On failure returns -errno and a message in @why. */
+/* Create the VM (irqchip, PIT, RAM from a sealed memfd, memslots, and the
+ * vCPUs unless cfg->defer_vcpus). On failure returns -errno and a message in
+ * @why. */
 int vm_create(struct vm **out, struct kvm_host *kvm, const struct vm_config *cfg,
 	      char *why, size_t why_len);
+/* Reactor, before vm_start: create the vCPUs vm_create left out (VM-wide
+ * setup KVM refuses once a vCPU exists, such as KVM_SET_IDENTITY_MAP_ADDR,
+ * goes before this). Creates only the missing ones: 0 when all exist. On
+ * failure returns -errno (KVM's) and a message in @why; the vCPUs created so
+ * far stay, and a later call continues from there. */
+int vm_create_vcpus(struct vm *vm, char *why, size_t why_len);
 /* Reactor, before vm_start: call @fn(vm, opaque) in the reactor thread when
  * the VM is asked to stop. -ENOSPC past VM_MAX_STOP_LISTENERS. */
 int vm_on_stop(struct vm *vm, void (*fn)(struct vm *vm, void *opaque), void *opaque);
-/* Start one thread per vCPU. */
+/* Start one thread per vCPU. -EINVAL if the vCPUs were not created. */
 int vm_start(struct vm *vm);
 /* Any thread: ask the VM to stop with @status. Only the first call counts. */
 void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
@@ -111,5 +130,9 @@ int vm_write_phys(struct vm *vm, uint64_t gpa, const void *buf, uint64_t len);
 
 /* Install introspection hooks (NULL to remove); vCPUs see them at their next exit. */
 void vm_set_hooks(struct vm *vm, const struct vcpu_hooks *hooks, void *opaque);
+/* Reactor, while no vCPU thread runs (before vm_start, or after vm_shutdown):
+ * route KVM_EXIT_HYPERV to @fn (NULL: nobody; such an exit then stops the VM
+ * with a message naming it). */
+void vm_set_hyperv_handler(struct vm *vm, vm_hyperv_fn fn, void *opaque);
 
 #endif

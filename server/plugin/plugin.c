@@ -205,9 +205,37 @@ static int plugin_watch(struct plugin *pl)
 	return 0;
 }
 
+/* Tie each created vCPU to its pvcpu (once). */
+static void bind_vcpus(struct plugin *pl)
+{
+	for (unsigned i = 0; i < pl->vm->nr_vcpus && i < pl->nr_vcpus; i++) {
+		struct pvcpu *pv = &pl->vcpus[i];
+
+		if (pv->vcpu)
+			continue;
+		pv->vcpu = pl->vm->vcpus[i];
+		pv->vcpu->priv[VCPU_PRIV_PLUGIN] = pv;
+		pv->vcpu->plugin_request = ps_vcpu_plugin_request;
+	}
+}
+
+int ps_vcpus_create(struct plugin *pl)
+{
+	char why[160];
+	int err = vm_create_vcpus(pl->vm, why, sizeof(why));
+
+	if (err)
+		log_debug("plugin: creating the vCPUs: %s", why);
+	bind_vcpus(pl);
+	return err;
+}
+
+/* The vCPUs may not exist yet (plugin_run defers them to Start, so that the
+ * plugin can do what KVM refuses once they do); the pvcpus do. */
 static int plugin_new(struct plugin **out, struct vm *vm, struct event_base *base)
 {
 	struct plugin *pl = calloc(1, sizeof(*pl));
+	unsigned n = vm->cfg.nr_vcpus;
 
 	if (!pl)
 		return -ENOMEM;
@@ -222,14 +250,13 @@ static int plugin_new(struct plugin **out, struct vm *vm, struct event_base *bas
 	LIST_INIT(&pl->hints);
 	pl->shutdown_efd = eventfd(0, EFD_CLOEXEC);
 	pl->rbuf = malloc(PS_RECV_BUF);
-	pl->vcpus = calloc(vm->nr_vcpus, sizeof(*pl->vcpus));
+	pl->vcpus = calloc(n, sizeof(*pl->vcpus));
 	if (pl->shutdown_efd < 0 || !pl->rbuf || !pl->vcpus)
 		return -ENOMEM;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct pvcpu *pv = &pl->vcpus[i];
 
 		pv->pl = pl;
-		pv->vcpu = vm->vcpus[i];
 		pv->id = i;
 		TAILQ_INIT(&pv->asyncq);
 		pthread_mutex_init(&pv->lock, NULL);
@@ -237,9 +264,9 @@ static int plugin_new(struct plugin **out, struct vm *vm, struct event_base *bas
 		if (!pv->grace_ev)
 			return -ENOMEM;
 		pl->nr_vcpus++;
-		pv->vcpu->priv[VCPU_PRIV_PLUGIN] = pv;
-		pv->vcpu->plugin_request = ps_vcpu_plugin_request;
 	}
+	bind_vcpus(pl);
+	vm_set_hyperv_handler(vm, ps_hyperv_handler, pl);
 	return 0;
 }
 
@@ -283,9 +310,13 @@ static void plugin_free(struct plugin *pl)
 		}
 		event_free(pv->grace_ev);
 		pthread_mutex_destroy(&pv->lock);
-		pv->vcpu->priv[VCPU_PRIV_PLUGIN] = NULL;
-		pv->vcpu->plugin_request = NULL;
+		if (pv->vcpu) {
+			pv->vcpu->priv[VCPU_PRIV_PLUGIN] = NULL;
+			pv->vcpu->plugin_request = NULL;
+		}
 	}
+	if (pl->vm->hyperv.opaque == pl)
+		vm_set_hyperv_handler(pl->vm, NULL, NULL);
 	if (pl->pid_ev)
 		event_free(pl->pid_ev);
 	if (pl->pidfd >= 0)
@@ -326,6 +357,7 @@ static int create_vm(const struct vigild_opts *o, struct kvm_host *kvm, struct v
 		.nr_vcpus = o->nr_vcpus,
 		.irqchip = true,
 		.unhandled_read = 0,        /* unreserved reads return zeros */
+		.defer_vcpus = true,        /* created at Start (SetIdentityMapAddr before) */
 	};
 	char why[256];
 	int err;

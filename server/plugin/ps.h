@@ -78,7 +78,7 @@ enum pv_sync { PV_IDLE, PV_QUEUED, PV_DELIVERED, PV_THROTTLED };
 
 struct pvcpu {
 	struct plugin *pl;
-	struct vcpu *vcpu;
+	struct vcpu *vcpu;          /* NULL until the vCPUs exist (Start) */
 	unsigned id;
 	/* vCPU thread side */
 	struct vcpu_call call;
@@ -204,6 +204,7 @@ void ps_vcpu_fail_waits(struct plugin *pl, int err);
 int ps_io_handler(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
 		  void *data, unsigned len);
 int ps_vcpu_plugin_request(struct vcpu *vcpu);
+int ps_hyperv_handler(struct vcpu *vcpu, void *opaque);
 void ps_event_cb(struct mbox_msg *msg);
 void ps_async_cb(struct mbox_msg *msg);
 /* ps_objects.c */
@@ -223,5 +224,7 @@ void ps_cpuid_list_free(CpuidEntry **entries, size_t n);
 void ps_cpuid_from_wire(const CpuidEntry *w, struct kvm_cpuid_entry2 *e);
 /* plugin.c */
 void ps_plugin_gone(struct plugin *pl, struct pvcpu *pv);
+/* Create the VM's vCPUs if not done yet and tie them to pl->vcpus. */
+int ps_vcpus_create(struct plugin *pl);
 
 #endif

@@ -201,7 +201,8 @@ static int pause_vcpus(struct plugin *pl, const MainRequest__PauseVcpus *m)
 		pv->pause_q[(pv->pause_head + pv->pause_n) % PS_PAUSE_MAX] = m->user;
 		pv->pause_n++;
 		pthread_mutex_unlock(&pv->lock);
-		vcpu_request(pv->vcpu, VCPU_REQ_PLUGIN);
+		if (pv->vcpu)   /* before Start: Start sets the request */
+			vcpu_request(pv->vcpu, VCPU_REQ_PLUGIN);
 	}
 	return 0;
 }
@@ -212,6 +213,9 @@ static int start(struct plugin *pl)
 
 	if (pl->started)
 		return -EINVAL;
+	err = ps_vcpus_create(pl);
+	if (err)
+		return err;
 	for (unsigned i = 0; i < pl->nr_vcpus; i++)
 		atomic_fetch_or(&pl->vcpus[i].vcpu->requests, VCPU_REQ_PLUGIN);
 	err = vm_start(pl->vm);

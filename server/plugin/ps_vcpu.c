@@ -1,7 +1,8 @@
 /*
  * The vCPU-thread half of the plugin server: I/O exits inside reserved
- * ranges, the Init and Paused events, async writes. A stopping event is
- * posted to the reactor with vcpu_call_reactor and the thread sleeps until
+ * ranges, Hyper-V exits, the Init and Paused events, async writes. A
+ * stopping event is posted to the reactor with vcpu_call_reactor and the
+ * thread sleeps until
  * the plugin resumes it (vcpu_call_complete) or the VM shuts down (the wait
  * is cancelled). The mailbox handlers at the end run in the reactor.
  */
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "exitcodes.h"
 #include "ps.h"
 #include "vm.h"
 
@@ -119,6 +121,46 @@ int ps_io_handler(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
 	if (!is_write)
 		memcpy(data, ev->data, len);
 	return 0;
+}
+
+/* vCPU thread: KVM_EXIT_HYPERV (vm->hyperv, installed by plugin_new). A
+ * SynIC MSR write is reported and resumed; a hypercall's result is what the
+ * plugin resumed it with (0 if it gave none), as crosvm does. */
+int ps_hyperv_handler(struct vcpu *vcpu, void *opaque)
+{
+	struct kvm_hyperv_exit *hv = &vcpu->run->hyperv;
+	struct pvcpu *pv = to_pv(vcpu);
+	struct pevent *ev = &pv->ev;
+	int err;
+
+	(void)opaque;
+	ev->has_regs = ev->has_sregs = ev->has_debugregs = false;
+	switch (hv->type) {
+	case KVM_EXIT_HYPERV_SYNIC:
+		ev->kind = PEV_SYNIC;
+		ev->synic_msr = hv->u.synic.msr;
+		ev->synic_control = hv->u.synic.control;
+		ev->synic_evt_page = hv->u.synic.evt_page;
+		ev->synic_msg_page = hv->u.synic.msg_page;
+		return pv_call(pv);
+	case KVM_EXIT_HYPERV_HCALL:
+		ev->kind = PEV_HCALL;
+		ev->hc_input = hv->u.hcall.input;
+		ev->hc_params[0] = hv->u.hcall.params[0];
+		ev->hc_params[1] = hv->u.hcall.params[1];
+		ev->hc_result = 0;
+		err = pv_call(pv);
+		if (err < 0)
+			return err;
+		hv->u.hcall.result = ev->hc_result;
+		return 0;
+	default:
+		/* KVM_EXIT_HYPERV_SYNDBG and later kinds: crosvm.h has no event. */
+		vm_request_stop(vcpu->vm, VIGILD_EXIT_GUEST_ERROR,
+				"vCPU %u: KVM_EXIT_HYPERV of type %u, which the plugin protocol cannot report",
+				vcpu->id, hv->type);
+		return -EIO;
+	}
 }
 
 static bool pop_pause(struct pvcpu *pv, uint64_t *user)

@@ -147,15 +147,45 @@ void ps_cpuid_list_free(CpuidEntry **entries, size_t n)
 	free(entries);
 }
 
-/* KVM_GET_SUPPORTED_CPUID / EMULATED (system fd) or _HV_CPUID (vCPU fd). */
+/* The fd for KVM_GET_SUPPORTED_HV_CPUID: the vCPU's. Before Start, when the
+ * vCPUs do not exist yet, /dev/kvm's (Linux 5.11+, KVM_CAP_SYS_HYPERV_CPUID:
+ * the same list but for eVMCS, which a plugin cannot enable; and a KVM with
+ * no Hyper-V at all gives its error there too). Only an older KVM with
+ * Hyper-V makes vigild create the vCPUs now. */
+static int hv_cpuid_fd(struct plugin *pl, struct pvcpu *pv, int *fd)
+{
+	const struct kvm_host *kvm = pl->vm->kvm;
+	int err;
+
+	if (!pv->vcpu && (kvm_host_check(kvm, KVM_CAP_SYS_HYPERV_CPUID) > 0 ||
+			  kvm_host_check(kvm, KVM_CAP_HYPERV) <= 0)) {
+		*fd = kvm->fd;
+		return 0;
+	}
+	if (!pv->vcpu) {
+		err = ps_vcpus_create(pl);
+		if (err)
+			return err;
+	}
+	*fd = pv->vcpu->fd;
+	return 0;
+}
+
+/* KVM_GET_SUPPORTED_CPUID / EMULATED (system fd) or _HV_CPUID (@pv given). */
 int ps_cpuid_list(struct plugin *pl, struct pvcpu *pv, unsigned long nr, CpuidEntry ***out,
 		  size_t *n)
 {
-	int fd = pv ? pv->vcpu->fd : pl->vm->kvm->fd;
+	int fd = pl->vm->kvm->fd;
 	struct kvm_cpuid2 *c = NULL;
 	CpuidEntry *e, **ep;
 	uint32_t cap = 64;
 
+	if (pv) {
+		int err = hv_cpuid_fd(pl, pv, &fd);
+
+		if (err)
+			return err;
+	}
 	for (;;) {
 		free(c);
 		c = calloc(1, sizeof(*c) + cap * sizeof(struct kvm_cpuid_entry2));

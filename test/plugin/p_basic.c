@@ -20,6 +20,14 @@
 #define PORT_ASYNC  0x700
 #define PORT_IOEVT  0x710
 #define MMIO_DEV    0xd0000000UL
+#define IDENT_MAP   0xfeffc000U
+
+#define HV_MSR_SCONTROL     0x40000080
+#define HV_MSR_SIEFP        0x40000082
+#define HV_MSR_SIMP         0x40000083
+#define HVCALL_POST_MESSAGE 0x005c
+#define HVCALL_SIGNAL_EVENT 0x005d
+#define HV_FAST             (1ULL << 16)
 
 static struct ph h;
 
@@ -314,6 +322,155 @@ static int sc_vmstate(void)
 	return 0;
 }
 
+/* Set the identity map before the vCPUs exist; once they do, KVM refuses it
+ * (EINVAL, as crosvm passes it on). A pause requested before Start is queued
+ * and delivered after Init. */
+static int sc_identmap(void)
+{
+	struct kvm_cpuid_entry2 hv[64];
+	struct crosvm_vcpu_event ev;
+	struct crosvm_vcpu *v;
+	bool has_hv = false, sys_hv = false;
+	uint32_t nh = 0;
+	int r;
+
+	/* A Hyper-V CPUID query before Start (answered or refused: kvm_pvm has
+	 * no Hyper-V) must not create the vCPUs, except on a KVM too old to
+	 * answer it without one. */
+	PH_OK(crosvm_check_extension(h.cv, KVM_CAP_HYPERV, &has_hv));
+	PH_OK(crosvm_check_extension(h.cv, KVM_CAP_SYS_HYPERV_CPUID, &sys_hv));
+	PH_OK(crosvm_get_vcpu(h.cv, 0, &v));
+	if (!has_hv || sys_hv) {
+		r = crosvm_get_hyperv_cpuid(v, 64, hv, &nh);
+		PH_CHECK(has_hv ? r == 0 : r < 0, "hyperv cpuid before Start: %d", r);
+	}
+	PH_OK(crosvm_set_identity_map_addr(h.cv, IDENT_MAP));
+	PH_OK(crosvm_pause_vcpus(h.cv, 1, (void *)0x4444));
+	v = start_vcpu0();
+	PH_OK(crosvm_vcpu_wait(v, &ev));
+	PH_CHECK(ev.kind == CROSVM_VCPU_EVENT_KIND_PAUSED && (uintptr_t)ev.user == 0x4444,
+		 "event %u, expected the pause asked for before Start", ev.kind);
+	PH_CHECK(crosvm_set_identity_map_addr(h.cv, IDENT_MAP) == -EINVAL,
+		 "identity map accepted after Start");
+	PH_OK(crosvm_vcpu_resume(v));
+	ph_run_to_done(&h, v);
+	return 0;
+}
+
+/* The next event that is not the scenario read or a guest print. */
+static struct crosvm_vcpu_event next_event(struct crosvm_vcpu *v, struct vigil_ucall **uc)
+{
+	struct crosvm_vcpu_event ev;
+
+	for (;;) {
+		PH_OK(crosvm_vcpu_wait(v, &ev));
+		switch (ph_classify(&h, &ev, uc)) {
+		case PH_SCENARIO:
+			PH_OK(crosvm_vcpu_resume(v));
+			continue;
+		case PH_UCALL:
+			PH_CHECK((*uc)->cmd != VIGIL_UCALL_ASSERT, "guest assert: %.*s",
+				 VIGIL_UCALL_BUF, (*uc)->buf);
+			break;
+		default:
+			break;
+		}
+		return ev;
+	}
+}
+
+static void expect_sync(struct crosvm_vcpu *v, uint64_t stage, uint64_t *arg1)
+{
+	struct vigil_ucall *uc = NULL;
+	struct crosvm_vcpu_event ev = next_event(v, &uc);
+
+	PH_CHECK(uc && uc->cmd == VIGIL_UCALL_SYNC && uc->args[0] == stage,
+		 "event %u, expected sync %llu", ev.kind, (unsigned long long)stage);
+	if (arg1)
+		*arg1 = uc->args[1];
+	PH_OK(crosvm_vcpu_resume(v));
+}
+
+static void expect_synic(struct crosvm_vcpu *v, uint32_t msr, uint64_t evt, uint64_t msg)
+{
+	struct vigil_ucall *uc;
+	struct crosvm_vcpu_event ev = next_event(v, &uc);
+
+	PH_CHECK(ev.kind == CROSVM_VCPU_EVENT_KIND_HYPERV_SYNIC, "event %u, expected SynIC",
+		 ev.kind);
+	PH_CHECK(ev.hyperv_synic.msr == msr && ev.hyperv_synic.control == 1 &&
+		 ev.hyperv_synic.evt_page == evt && ev.hyperv_synic.msg_page == msg,
+		 "synic msr %#x control %#llx evt %#llx msg %#llx", ev.hyperv_synic.msr,
+		 (unsigned long long)ev.hyperv_synic.control,
+		 (unsigned long long)ev.hyperv_synic.evt_page,
+		 (unsigned long long)ev.hyperv_synic.msg_page);
+	PH_OK(crosvm_vcpu_resume(v));
+}
+
+static struct crosvm_vcpu_event expect_hcall(struct crosvm_vcpu *v, uint64_t input,
+					     uint64_t param0)
+{
+	struct vigil_ucall *uc;
+	struct crosvm_vcpu_event ev = next_event(v, &uc);
+
+	PH_CHECK(ev.kind == CROSVM_VCPU_EVENT_KIND_HYPERV_HCALL, "event %u, expected hcall",
+		 ev.kind);
+	PH_CHECK(ev.hyperv_call.input == input && ev.hyperv_call.params[0] == param0 &&
+		 ev.hyperv_call.params[1] == 0 && ev.hyperv_call.result &&
+		 *ev.hyperv_call.result == 0,
+		 "hcall input %#llx params %#llx %#llx", (unsigned long long)ev.hyperv_call.input,
+		 (unsigned long long)ev.hyperv_call.params[0],
+		 (unsigned long long)ev.hyperv_call.params[1]);
+	return ev;
+}
+
+/* Standard CPUID with KVM's own 0x400000xx leaves replaced by Hyper-V's. */
+static void set_hyperv_cpuid(struct crosvm_vcpu *v)
+{
+	static struct kvm_cpuid_entry2 e[256 + 64];
+	uint32_t n = 0, nh = 0, m = 0;
+
+	PH_OK(crosvm_get_supported_cpuid(h.cv, 256, e, &n));
+	for (uint32_t i = 0; i < n; i++)
+		if ((e[i].function & 0xffffff00) != 0x40000000)
+			e[m++] = e[i];
+	PH_OK(crosvm_get_hyperv_cpuid(v, 64, e + m, &nh));
+	PH_OK(crosvm_vcpu_set_cpuid(v, m + nh, e));
+}
+
+static int sc_hyperv(void)
+{
+	struct kvm_cpuid_entry2 hv[64];
+	struct crosvm_vcpu_event ev;
+	struct crosvm_vcpu *v;
+	uint64_t args[4] = { 0 }, pages = 0;
+	uint32_t nh = 0;
+
+	PH_OK(crosvm_get_vcpu(h.cv, 0, &v));
+	PH_OK(crosvm_get_hyperv_cpuid(v, 64, hv, &nh));   /* allowed before Start */
+	PH_CHECK(nh > 0, "no Hyper-V CPUID leaves");
+	PH_OK(crosvm_start(h.cv));
+	PH_OK(crosvm_vcpu_wait(v, &ev));
+	PH_CHECK(ev.kind == CROSVM_VCPU_EVENT_KIND_INIT, "first event %u", ev.kind);
+	ph_init_vcpu(&h, v, 0, 1);
+	set_hyperv_cpuid(v);
+	PH_OK(crosvm_vcpu_enable_capability(v, KVM_CAP_HYPERV_SYNIC, 0, args));
+	PH_OK(crosvm_vcpu_resume(v));
+	expect_sync(v, 6, &pages);
+	expect_synic(v, HV_MSR_SCONTROL, 0, 0);
+	expect_synic(v, HV_MSR_SIEFP, (pages + 0x1000) | 1, 0);
+	expect_synic(v, HV_MSR_SIMP, (pages + 0x1000) | 1, (pages + 0x2000) | 1);
+	expect_sync(v, 7, NULL);
+	ev = expect_hcall(v, HVCALL_POST_MESSAGE, pages + 0x3000);
+	*ev.hyperv_call.result = 0x1122334455667788ULL;
+	PH_OK(crosvm_vcpu_resume(v));
+	expect_hcall(v, HVCALL_SIGNAL_EVENT | HV_FAST, 5);
+	PH_OK(crosvm_vcpu_resume(v));   /* result left at 0 */
+	expect_sync(v, 8, NULL);
+	ph_run_to_done(&h, v);
+	return 0;
+}
+
 static void *second_conn(void *arg)
 {
 	struct crosvm *c2 = arg;
@@ -393,9 +550,10 @@ int main(int argc, char **argv)
 		{ "adder", sc_adder }, { "reserve", sc_reserve }, { "async", sc_async },
 		{ "ioevent", sc_ioevent }, { "dirty", sc_dirty }, { "pause", sc_pause },
 		{ "queries", sc_queries }, { "vmstate", sc_vmstate }, { "conn2", sc_conn2 },
-		{ "crash", sc_crash }, { "malformed", sc_malformed },
+		{ "crash", sc_crash }, { "malformed", sc_malformed }, { "identmap", sc_identmap },
+		{ "hyperv", sc_hyperv },
 	};
-	static const uint32_t guest_sc[] = { 1, 0, 2, 3, 4, 5, 0, 0, 0, 5, 0 };
+	static const uint32_t guest_sc[] = { 1, 0, 2, 3, 4, 5, 0, 0, 0, 5, 0, 0, 6 };
 
 	PH_CHECK(argc == 3, "usage: p_basic GUEST.elf SCENARIO");
 	for (unsigned i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {

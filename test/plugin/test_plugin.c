@@ -5,9 +5,12 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,4 +90,31 @@ Test(plugin, plugin_crash_during_wait_tears_vm_down)
 Test(plugin, malformed_messages_on_both_sockets)
 {
 	cr_assert_eq(run_vigild("malformed", 2), 0);
+}
+
+Test(plugin, identity_map_before_start_then_einval)
+{
+	cr_assert_eq(run_vigild("identmap", 1), 0);
+}
+
+/* KVM_CHECK_EXTENSION on /dev/kvm; 0 when it cannot be asked. */
+static int kvm_cap(long cap)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return 0;
+	r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+	close(fd);
+	return r > 0 ? r : 0;
+}
+
+Test(plugin, hyperv_synic_and_hypercall_events)
+{
+	if (!kvm_cap(KVM_CAP_HYPERV))
+		cr_skip_test("KVM_CAP_HYPERV: this host's KVM offers no Hyper-V emulation "
+			     "(kvm_pvm has none; the nested kvm_amd platform does)");
+	if (!kvm_cap(KVM_CAP_HYPERV_SYNIC))
+		cr_skip_test("KVM_CAP_HYPERV_SYNIC: this host's KVM has no Hyper-V SynIC");
+	cr_assert_eq(run_vigild("hyperv", 1), 0);
 }
