@@ -10,6 +10,8 @@
  *              moved to another port and back
  *   494f:0dc8  libvfio-user's samples/gpio-pci-idio-16: the input port
  *   1de5:d0a1  vigil's vu-dma: memory BARs moved (trapped and mapped pages)
+ *   QEMU's device models served by QEMU's x-vfio-user-server: edu, pci-testdev,
+ *              e1000, e1000e, nvme, lsi53c895a, virtio-net/blk (qemu_devs.c)
  * Any other function is listed only. The guest ends with GUEST_DONE, or an
  * assertion (vigild exit status 1) when a device misbehaves.
  *
@@ -17,37 +19,73 @@
  */
 #include "guest.h"
 #include "dma_dev.h"
+#include "pci_probe.h"
 
-#define PCI_CMD_STATUS 0x04
 #define PCI_CLASS_REV  0x08
 #define PCI_HEADER     0x0c
 #define PCI_SUBSYS     0x2c
-#define PCI_CAP_PTR    0x34
-#define PCI_INT        0x3c
 
-struct bar {
-	uint64_t base, size;
-	bool io, is64, present;
-};
+#define IOAPIC_BASE 0xfec00000UL
+#define LAPIC_BASE  0xfee00000UL
+#define IRQ_VECTOR  0x40
 
-static uint32_t cfg_read32(unsigned slot, unsigned off)
+volatile unsigned irq_count;
+void probe_irq_entry(void);
+__asm__(".globl probe_irq_entry\n"
+	"probe_irq_entry:\n"
+	"  push %rax\n"
+	"  lock incl irq_count(%rip)\n"
+	"  mov $0xfee000b0, %eax\n"      /* LAPIC EOI */
+	"  movl $0, (%rax)\n"
+	"  pop %rax\n"
+	"  iretq\n");
+
+static void ioapic_write(unsigned reg, uint32_t v)
 {
-	outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
-	return inl(0xcfc);
+	*(volatile uint32_t *)IOAPIC_BASE = reg;
+	*(volatile uint32_t *)(IOAPIC_BASE + 0x10) = v;
 }
 
-static void cfg_write32(unsigned slot, unsigned off, uint32_t v)
+unsigned intx_setup(unsigned slot)
 {
-	outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
-	outl(0xcfc, v);
+	unsigned gsi = cfg_read32(slot, PCI_INT) & 0xff;
+	uint64_t gate = (uint64_t)probe_irq_entry;
+	uint32_t *g = (uint32_t *)(VIGIL_GUEST_IDT + IRQ_VECTOR * 16);
+
+	GUEST_ASSERT(gsi >= 16 && gsi < 24);
+	g[0] = (uint32_t)(gate & 0xffff) | ((uint32_t)VIGIL_SEL_KCODE << 16);
+	g[1] = (uint32_t)(gate & 0xffff0000) | 0x8e00;
+	g[2] = (uint32_t)(gate >> 32);
+	g[3] = 0;
+	*(volatile uint32_t *)(LAPIC_BASE + 0xf0) = 0x1ff;   /* enable, spurious 0xff */
+	*(volatile uint32_t *)(LAPIC_BASE + 0x80) = 0;       /* TPR */
+	ioapic_write(0x11 + 2 * gsi, 0);
+	ioapic_write(0x10 + 2 * gsi, IRQ_VECTOR);            /* edge, high, unmasked */
+	return gsi;
 }
 
-static inline uint16_t inw(uint16_t port)
+bool wait_irq(unsigned n, unsigned spins)
 {
-	uint16_t v;
+	for (unsigned i = 0; i < spins && irq_count < n; i++)
+		__asm__ volatile("sti; pause; pause; cli" ::: "memory");
+	return irq_count >= n;
+}
 
-	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
+unsigned pci_find_cap(unsigned slot, unsigned id, unsigned from)
+{
+	unsigned ptr = from ? (cfg_read32(slot, from) >> 8) & 0xfc
+			    : cfg_read32(slot, PCI_CAP_PTR) & 0xfc;
+
+	if (!(cfg_read32(slot, PCI_CMD_STATUS) & (1u << 20)))
+		return 0;
+	for (unsigned n = 0; ptr && n < 48; n++) {
+		uint32_t h = cfg_read32(slot, ptr);
+
+		if ((h & 0xff) == id)
+			return ptr;
+		ptr = (h >> 8) & 0xfc;
+	}
+	return 0;
 }
 
 /* Size BAR @i the standard way (all-ones, read the mask, restore). Returns
@@ -224,6 +262,8 @@ void guest_main(unsigned id, unsigned nr)
 			drive_lvu_gpio(slot, bars);
 		else if (dev_id == (DMA_DEV_VENDOR | ((uint32_t)DMA_DEV_DEVICE << 16)))
 			drive_vu_dma(slot, bars);
+		else
+			drive_qemu_device(slot, dev_id, bars);
 	}
 	GUEST_PRINTF("pci_probe: %u function(s) behind the host bridge\n", found);
 	GUEST_DONE();

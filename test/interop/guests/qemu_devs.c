@@ -1,0 +1,290 @@
+/*
+ * pci_probe's drives for QEMU's own device models, served over vfio-user by
+ * QEMU's x-remote machine (tools/interop/qemu-server.sh). Each drive checks
+ * what the device's documented registers must answer and prints one
+ * "drive 00:SS.0 NAME: ...: ok" line; a wrong answer is a guest assertion.
+ * Interrupts are INTx only (vigild has no MSI/MSI-X yet).
+ */
+#include "pci_probe.h"
+
+#define ID(vendor, device) ((uint32_t)(vendor) | ((uint32_t)(device) << 16))
+
+static uint8_t dma_buf[2][4096] __attribute__((aligned(4096)));
+static uint8_t nvme_sq[4096] __attribute__((aligned(4096)));
+static uint8_t nvme_cq[4096] __attribute__((aligned(4096)));
+
+static void enable(unsigned slot, uint32_t bits)
+{
+	uint32_t cmd = cfg_read32(slot, PCI_CMD_STATUS) & 0xffff;
+
+	cfg_write32(slot, PCI_CMD_STATUS, cmd | bits);
+}
+
+static uint64_t mem_bar(struct bar bars[6], unsigned i)
+{
+	GUEST_ASSERT_MSG(bars[i].present && !bars[i].io, "BAR%u is not a memory BAR", i);
+	return bars[i].base;
+}
+
+static uint16_t io_bar(struct bar bars[6], unsigned i)
+{
+	GUEST_ASSERT_MSG(bars[i].present && bars[i].io, "BAR%u is not an I/O BAR", i);
+	return (uint16_t)bars[i].base;
+}
+
+/* Poll @reg until (value & mask) == want, at most @n reads. */
+static bool poll32(volatile uint32_t *reg, uint32_t mask, uint32_t want, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if ((*reg & mask) == want)
+			return true;
+	return false;
+}
+
+/* edu (docs/specs/edu.txt): ID, liveness, factorial, INTx, DMA both ways. */
+static void drive_edu(unsigned slot, struct bar bars[6])
+{
+	uint64_t b = mem_bar(bars, 0);
+	uint32_t id = *mmio32(b + 0x00);
+	unsigned gsi;
+
+	GUEST_ASSERT_EQ(id & 0xff, 0xed);
+	*mmio32(b + 0x04) = 0x12345678;
+	GUEST_ASSERT_EQ(*mmio32(b + 0x04), ~0x12345678u);
+	*mmio32(b + 0x08) = 10;
+	GUEST_ASSERT(poll32(mmio32(b + 0x20), 1, 0, 10000));
+	GUEST_ASSERT_EQ(*mmio32(b + 0x08), 3628800);
+	/* INTx: the interrupt raise register; acknowledge lowers the line. */
+	enable(slot, PCI_CMD_MEM | PCI_CMD_MASTER);
+	gsi = intx_setup(slot);
+	*mmio32(b + 0x60) = 0x1;
+	GUEST_ASSERT_MSG(wait_irq(1, 2000000), "no INTx on GSI %u", gsi);
+	GUEST_ASSERT_EQ(*mmio32(b + 0x24), 0x1);
+	*mmio32(b + 0x64) = 0x1;
+	*mmio32(b + 0x60) = 0x4;
+	GUEST_ASSERT_MSG(wait_irq(2, 2000000), "no second INTx on GSI %u", gsi);
+	*mmio32(b + 0x64) = 0x4;
+	GUEST_ASSERT_EQ(*mmio32(b + 0x24), 0);
+	/* DMA: guest RAM -> the device's buffer at 0x40000 -> guest RAM. */
+	for (unsigned i = 0; i < 256; i++)
+		dma_buf[0][i] = (uint8_t)(i * 7 + 1);
+	memset(dma_buf[1], 0, 256);
+	*mmio64(b + 0x80) = (uint64_t)dma_buf[0];
+	*mmio64(b + 0x88) = 0x40000;
+	*mmio64(b + 0x90) = 256;
+	*mmio64(b + 0x98) = 1;
+	GUEST_ASSERT_MSG(poll32(mmio32(b + 0x98), 1, 0, 100000), "DMA to the device never ended");
+	*mmio64(b + 0x80) = 0x40000;
+	*mmio64(b + 0x88) = (uint64_t)dma_buf[1];
+	*mmio64(b + 0x90) = 256;
+	*mmio64(b + 0x98) = 1 | 2 | 4;   /* to RAM, interrupt 0x100 when done */
+	GUEST_ASSERT_MSG(wait_irq(3, 4000000), "no DMA completion interrupt");
+	GUEST_ASSERT_EQ(*mmio32(b + 0x24), 0x100);
+	*mmio32(b + 0x64) = 0x100;
+	GUEST_ASSERT(!memcmp(dma_buf[0], dma_buf[1], 256));
+	GUEST_PRINTF("drive 00:%02x.0 edu: id %#x, liveness, 10! = 3628800, INTx on GSI %u, "
+		     "DMA to and from RAM: ok\n", slot, id, gsi);
+}
+
+/* pci-testdev (docs/specs/pci-testdev.txt): pick a test by writing its
+ * number at offset 0, read its header (name at 12), hit its offset. */
+static uint8_t testdev_rd(bool io, uint64_t base, unsigned off)
+{
+	return io ? inb((uint16_t)(base + off)) : *mmio8(base + off);
+}
+
+static void testdev_one(bool io, uint64_t base, const char *name)
+{
+	uint32_t off = 0, count = 0;
+	char got[24];
+
+	if (io)
+		outb((uint16_t)base, 0);
+	else
+		*mmio8(base) = 0;
+	for (unsigned i = 0; i < sizeof(got) - 1; i++)
+		got[i] = (char)testdev_rd(io, base, 12 + i);
+	got[sizeof(got) - 1] = 0;
+	GUEST_ASSERT_MSG(!memcmp(got, name, strlen(name) + 1), "test name \"%s\"", got);
+	for (unsigned i = 0; i < 4; i++)
+		off |= (uint32_t)testdev_rd(io, base, 4 + i) << (8 * i);
+	GUEST_ASSERT(off > 12 && off < 4096);
+	for (unsigned n = 0; n < 3; n++) {
+		if (io)
+			outb((uint16_t)(base + off), 0xfa);
+		else
+			*mmio8(base + off) = 0xfa;
+	}
+	for (unsigned i = 0; i < 4; i++)
+		count |= (uint32_t)testdev_rd(io, base, 8 + i) << (8 * i);
+	GUEST_ASSERT_EQ(count, 3);
+}
+
+static void drive_testdev(unsigned slot, struct bar bars[6])
+{
+	testdev_one(false, mem_bar(bars, 0), "mmio-no-eventfd");
+	testdev_one(true, io_bar(bars, 1), "portio-no-eventfd");
+	GUEST_PRINTF("drive 00:%02x.0 pci-testdev: mmio and portio tests counted: ok\n", slot);
+}
+
+/* e1000/e1000e: STATUS, the receive address QEMU set from mac=, and the
+ * same registers through the I/O BAR's IOADDR/IODATA window. */
+static void drive_e1000(unsigned slot, struct bar bars[6], const char *name, unsigned iobar)
+{
+	uint64_t b = mem_bar(bars, 0);
+	uint16_t io = io_bar(bars, iobar);
+	uint32_t status = *mmio32(b + 0x8), ral = *mmio32(b + 0x5400), rah = *mmio32(b + 0x5404);
+
+	GUEST_ASSERT_EQ(rah >> 31, 1);   /* address valid */
+	outl(io, 0x5400);
+	GUEST_ASSERT_EQ(inl((uint16_t)(io + 4)), ral);
+	outl(io, 0x8);
+	GUEST_ASSERT_EQ(inl((uint16_t)(io + 4)), status);
+	GUEST_PRINTF("drive 00:%02x.0 %s: status %#x mac %02x:%02x:%02x:%02x:%02x:%02x, "
+		     "by memory and I/O BAR: ok\n", slot, name, status, ral & 0xff,
+		     (ral >> 8) & 0xff, (ral >> 16) & 0xff, ral >> 24, rah & 0xff, (rah >> 8) & 0xff);
+}
+
+/* lsi53c895a: SCRATCHA by memory and by I/O, a word of script RAM. */
+static void drive_lsi(unsigned slot, struct bar bars[6])
+{
+	uint16_t io = io_bar(bars, 0);
+	uint64_t regs = mem_bar(bars, 1), ram = mem_bar(bars, 2);
+
+	*mmio32(regs + 0x34) = 0xa5c3e1f0;
+	GUEST_ASSERT_EQ(inl((uint16_t)(io + 0x34)), 0xa5c3e1f0);
+	outl((uint16_t)(io + 0x34), 0x01020304);
+	GUEST_ASSERT_EQ(*mmio32(regs + 0x34), 0x01020304);
+	*mmio32(ram + 0x100) = 0xfeedf00d;
+	GUEST_ASSERT_EQ(*mmio32(ram + 0x100), 0xfeedf00d);
+	GUEST_PRINTF("drive 00:%02x.0 lsi53c895a: SCRATCHA by memory and I/O, script RAM: ok\n",
+		     slot);
+}
+
+/* nvme: enable the controller with an admin queue pair in guest RAM and
+ * run IDENTIFY CONTROLLER (the device DMAs the command in and the data and
+ * completion out); polled, no interrupts. */
+static void nvme_identify(uint64_t b, uint8_t *id)
+{
+	uint32_t *cmd = (uint32_t *)nvme_sq;
+	volatile uint32_t *cqe = (volatile uint32_t *)nvme_cq;
+
+	*mmio32(b + 0x14) = 0;   /* CC.EN = 0 */
+	GUEST_ASSERT(poll32(mmio32(b + 0x1c), 1, 0, 10000));
+	memset(nvme_sq, 0, sizeof(nvme_sq));
+	memset(nvme_cq, 0, sizeof(nvme_cq));
+	*mmio32(b + 0x24) = (7u << 16) | 7u;   /* AQA: 8-entry queues */
+	*mmio64(b + 0x28) = (uint64_t)nvme_sq;
+	*mmio64(b + 0x30) = (uint64_t)nvme_cq;
+	*mmio32(b + 0x14) = 1u | (6u << 16) | (4u << 20);   /* EN, 64-byte SQE, 16-byte CQE */
+	GUEST_ASSERT_MSG(poll32(mmio32(b + 0x1c), 3, 1, 100000), "CSTS %#x",
+			 *mmio32(b + 0x1c));
+	cmd[0] = 0x06 | (0x1234u << 16);   /* IDENTIFY, command id 0x1234 */
+	*(uint64_t *)&cmd[6] = (uint64_t)id;
+	cmd[10] = 1;                       /* CNS 1: the controller */
+	*mmio32(b + 0x1000) = 1;           /* SQ 0 tail doorbell */
+	for (unsigned i = 0; i < 1000000 && !(cqe[3] & (1u << 16)); i++)
+		cpu_relax();
+	GUEST_ASSERT_MSG(cqe[3] & (1u << 16), "no completion (CSTS %#x)", *mmio32(b + 0x1c));
+	GUEST_ASSERT_EQ(cqe[3] & 0xffff, 0x1234);
+	GUEST_ASSERT_EQ(cqe[3] >> 17, 0);  /* status: success */
+	*mmio32(b + 0x1004) = 1;           /* CQ 0 head doorbell */
+}
+
+static void drive_nvme(unsigned slot, struct bar bars[6])
+{
+	uint64_t b = mem_bar(bars, 0);
+	uint32_t vs = *mmio32(b + 0x8), mqes = *mmio32(b + 0x0) & 0xffff;
+	uint8_t *id = dma_buf[0];
+	char sn[21];
+
+	GUEST_ASSERT_EQ(vs, 0x00010400);   /* NVMe 1.4 */
+	enable(slot, PCI_CMD_MEM | PCI_CMD_MASTER);
+	memset(id, 0, 4096);
+	nvme_identify(b, id);
+	GUEST_ASSERT_EQ(id[0] | (id[1] << 8), 0x1b36);   /* PCI vendor in the data */
+	memcpy(sn, id + 4, 20);
+	sn[20] = 0;
+	for (int i = 19; i >= 0 && sn[i] == ' '; i--)
+		sn[i] = 0;
+	GUEST_PRINTF("drive 00:%02x.0 nvme: version %#x, MQES %u, IDENTIFY serial \"%s\" "
+		     "model \"%.14s\": ok\n", slot, vs, mqes, sn, (const char *)id + 24);
+}
+
+/* virtio (modern interface through the vendor capabilities): feature
+ * VERSION_1, the status handshake, queue count, device configuration. */
+static uint64_t virtio_cfg(unsigned slot, struct bar bars[6], unsigned type)
+{
+	for (unsigned c = pci_find_cap(slot, 0x09, 0); c; c = pci_find_cap(slot, 0x09, c)) {
+		uint32_t h = cfg_read32(slot, c);
+
+		if (((h >> 24) & 0xff) == type)
+			return mem_bar(bars, cfg_read32(slot, c + 4) & 0xff) + cfg_read32(slot, c + 8);
+	}
+	GUEST_ASSERT_MSG(0, "no virtio capability of type %u", type);
+	return 0;
+}
+
+static void drive_virtio(unsigned slot, struct bar bars[6], bool net)
+{
+	uint64_t common = virtio_cfg(slot, bars, 1), dev = virtio_cfg(slot, bars, 4);
+	uint32_t hi, nq;
+
+	*mmio8(common + 0x14) = 0;             /* device_status: reset */
+	GUEST_ASSERT_EQ(*mmio8(common + 0x14), 0);
+	*mmio8(common + 0x14) = 1 | 2;         /* ACKNOWLEDGE | DRIVER */
+	GUEST_ASSERT_EQ(*mmio8(common + 0x14), 3);
+	*mmio32(common + 0x00) = 1;            /* device_feature_select: bits 32-63 */
+	hi = *mmio32(common + 0x04);
+	GUEST_ASSERT_EQ(hi & 1, 1);            /* VIRTIO_F_VERSION_1 */
+	nq = *mmio16(common + 0x12);
+	GUEST_ASSERT(nq >= 1);
+	if (net) {
+		volatile uint8_t *m = mmio8(dev);
+
+		GUEST_PRINTF("drive 00:%02x.0 virtio-net: VERSION_1, %u queues, "
+			     "mac %02x:%02x:%02x:%02x:%02x:%02x: ok\n",
+			     slot, nq, m[0], m[1], m[2], m[3], m[4], m[5]);
+	} else {
+		uint64_t cap = *mmio32(dev) | ((uint64_t)*mmio32(dev + 4) << 32);
+
+		GUEST_PRINTF("drive 00:%02x.0 virtio-blk: VERSION_1, %u queues, "
+			     "capacity %llu sectors: ok\n", slot, nq, (unsigned long long)cap);
+	}
+	*mmio8(common + 0x14) = 0;
+}
+
+bool drive_qemu_device(unsigned slot, uint32_t id, struct bar bars[6])
+{
+	switch (id) {
+	case ID(0x1234, 0x11e8):
+		drive_edu(slot, bars);
+		break;
+	case ID(0x1b36, 0x0005):
+		drive_testdev(slot, bars);
+		break;
+	case ID(0x8086, 0x100e):
+		drive_e1000(slot, bars, "e1000", 1);
+		break;
+	case ID(0x8086, 0x10d3):
+		drive_e1000(slot, bars, "e1000e", 2);
+		break;
+	case ID(0x1000, 0x0012):
+		drive_lsi(slot, bars);
+		break;
+	case ID(0x1b36, 0x0010):
+		drive_nvme(slot, bars);
+		break;
+	case ID(0x1af4, 0x1000):
+	case ID(0x1af4, 0x1041):
+		drive_virtio(slot, bars, true);
+		break;
+	case ID(0x1af4, 0x1001):
+	case ID(0x1af4, 0x1042):
+		drive_virtio(slot, bars, false);
+		break;
+	default:
+		return false;
+	}
+	return true;
+}

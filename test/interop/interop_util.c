@@ -1,0 +1,102 @@
+/* Processes for the interoperability tests (see interop_util.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "interop_util.h"
+
+pid_t interop_spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int in = open("/dev/null", O_RDONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+bool interop_wait_socket(const char *path, pid_t pid, int ms)
+{
+	struct stat st;
+
+	for (int t = 0; t < ms; t += 5) {
+		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return true;
+		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
+			return false;
+		sleep_ms(5);
+	}
+	return false;
+}
+
+int interop_wait_exit(pid_t pid, int ms)
+{
+	int st;
+
+	for (int t = 0; t < ms; t += 10) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+void interop_kill(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+char *interop_slurp(const char *path)
+{
+	static char buf[64 * 1024];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+void interop_cache_path(char *buf, size_t len, const char *sub)
+{
+	const char *env = getenv("VIGIL_INTEROP_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+
+	if (env)
+		snprintf(buf, len, "%s/%s", env, sub);
+	else if (xdg)
+		snprintf(buf, len, "%s/vigil-interop/%s", xdg, sub);
+	else
+		snprintf(buf, len, "%s/.cache/vigil-interop/%s", home ? home : "/root", sub);
+}
