@@ -2,7 +2,8 @@
 # The test command: install dependencies, configure with warnings as errors,
 # build, and run every test; then the whole suite again under ASan+UBSan and
 # the vCPU/reactor hand-off tests under TSan. libvfio-user's sample servers
-# are built first (from Debian's qemu source package) for test/interop.
+# and QEMU's vfio-user server are built first (from Debian's qemu source
+# package, cached) for test/interop.
 #
 # Usage: tools/test.sh [BUILD_DIR]
 #   VIGIL_TEST_SANITIZERS=0   skip the sanitizer passes
@@ -16,6 +17,8 @@ jobs=$(nproc)
 "$top/tools/setup.sh"
 # libvfio-user's sample servers for the interoperability tests (cached).
 "$top/tools/interop/libvfio-user.sh" build > /dev/null
+# QEMU serving its device models over vfio-user (a few minutes, once).
+"$top/tools/interop/qemu-server.sh" build > /dev/null
 
 echo "== build and test: $build"
 cmake -S "$top" -B "$build" -DVIGIL_WERROR=ON

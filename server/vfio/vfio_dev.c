@@ -182,10 +182,16 @@ static int wire_intx(struct vfio_dev *d)
 {
 	struct vu_irq_info ii;
 	struct kvm_irqfd irqfd = { .gsi = d->gsi };
+	uint8_t pin = 0;
 	int err;
 
 	if (d->info.num_irqs <= VFIO_PCI_INTX_IRQ_INDEX)
 		return 0;
+	/* A function without an interrupt pin has no INTx, whatever the IRQ
+	 * info says (QEMU's server reports one INTx for every device). */
+	err = vu_dev_region_read(d->c, VFIO_PCI_CONFIG_REGION_INDEX, 0x3d, &pin, 1);
+	if (err || !pin)
+		return err;
 	err = vu_dev_get_irq_info(d->c, VFIO_PCI_INTX_IRQ_INDEX, &ii);
 	if (err || ii.count == 0 || !(ii.flags & VFIO_IRQ_INFO_EVENTFD))
 		return err;

@@ -226,6 +226,23 @@ static void bar_move_cb(struct mbox_msg *msg)
 	vcpu_call_complete(call, bar_move(b->dev, b));
 }
 
+/*
+ * Tell the server what BAR register @i holds. vigild decodes BARs itself,
+ * but a server may route accesses by its own copy of the registers as a PCI
+ * function does (QEMU's x-vfio-user-server serves a BAR only while it is
+ * mapped at a non-zero address with decoding enabled in the command register).
+ */
+static void bar_reg_forward(struct vfio_dev *d, unsigned i, uint32_t reg)
+{
+	int err;
+
+	if (atomic_load(&d->failed))
+		return;
+	err = vu_dev_region_write(d->c, VFIO_PCI_CONFIG_REGION_INDEX, PCI_BAR0 + 4 * i, &reg, 4);
+	if (err)
+		region_error(d, "BAR register write", err);
+}
+
 static void bar_reg_write(struct vcpu *vcpu, struct vfio_dev *d, unsigned off,
 			  const void *data, unsigned len)
 {
@@ -244,10 +261,12 @@ static void bar_reg_write(struct vcpu *vcpu, struct vfio_dev *d, unsigned off,
 	} while (!atomic_compare_exchange_weak(&d->bar_reg[i], &old, reg));
 	if (!owner->size)
 		return;
-	/* Sizing (all-ones in the low half) is not a move; neither is writing
+	bar_reg_forward(d, i, reg);
+	/* Sizing (all-ones in either half) is not a move; neither is writing
 	 * back the address the BAR already decodes. */
 	to = bar_programmed(d, owner);
-	if ((uint32_t)to == bar_addr_mask(owner) || (to == owner->base && owner->registered))
+	if ((uint32_t)to == bar_addr_mask(owner) || (owner->is_64 && to >> 32 == 0xffffffffu) ||
+	    (to == owner->base && owner->registered))
 		return;
 	/* Memslots and the bus belong to the reactor: move it there. */
 	vcpu->call.msg.opaque = owner;
@@ -364,6 +383,10 @@ static int bar_setup(struct vfio_dev *d, unsigned i)
 			bar_mmap(d, b, fd);
 		err = bar_place(d, b);
 		atomic_store(&d->bar_reg[i], (uint32_t)b->base | b->flags);
+		if (!err)
+			bar_reg_forward(d, i, (uint32_t)b->base | b->flags);
+		if (!err && b->is_64 && i + 1 < VFIO_NR_BARS)
+			bar_reg_forward(d, i + 1, 0);
 	}
 	if (fd >= 0)
 		close(fd);

@@ -27,7 +27,7 @@
 
 #define IOAPIC_BASE 0xfec00000UL
 #define LAPIC_BASE  0xfee00000UL
-#define IRQ_VECTOR  0x40
+#define IRQ_VECTOR  PROBE_IRQ_VECTOR
 
 volatile unsigned irq_count;
 void probe_irq_entry(void);
@@ -154,6 +154,10 @@ static void list_function(unsigned slot, struct bar bars[6])
 	}
 	GUEST_PRINTF("  interrupt pin %u line %u\n", (in >> 8) & 0xff, in & 0xff);
 	list_caps(slot);
+	/* Turn decoding on, as firmware does: a function answers at its BARs
+	 * only with I/O and memory space enabled in its command register. */
+	cfg_write32(slot, PCI_CMD_STATUS,
+		    (cfg_read32(slot, PCI_CMD_STATUS) & 0xffff) | PCI_CMD_IO | PCI_CMD_MEM);
 }
 
 /* Move BAR @i to @to (a 32-bit address or port) and return the old base. */

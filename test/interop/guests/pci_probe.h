@@ -48,6 +48,7 @@ unsigned pci_find_cap(unsigned slot, unsigned id, unsigned from);
  * vector counting into irq_count; returns the GSI. */
 unsigned intx_setup(unsigned slot);
 extern volatile unsigned irq_count;
+#define PROBE_IRQ_VECTOR 0x40
 /* Wait until irq_count reaches @n (hlt between interrupts); false after
  * about @spins idle wake-ups without it. */
 bool wait_irq(unsigned n, unsigned spins);
