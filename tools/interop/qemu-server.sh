@@ -86,6 +86,7 @@ work=$cache/qemu-work.$$
 trap 'rm -rf "$work"' EXIT
 rm -rf "$cache"/qemu-work.* && mkdir -p "$work"
 start=$(date +%s)
+# shellcheck disable=SC2086
 install_missing $BUILD_PACKAGES
 log "building QEMU's vfio-user server from Debian's qemu source (a few minutes with -j$jobs)"
 debsrc_setup "$cache/apt" || fail "apt-get update for Debian's source lists failed"
