@@ -180,7 +180,7 @@ Test(qemu_vu, pci_testdev_mmio_and_portio)
 {
 	probe_one("qtest", "pci-testdev", NULL, (const char *const[]){
 		"00:01.0 1b36:0005", "  interrupt pin 0 line 255",
-		"pci-testdev: mmio and portio tests counted: ok",
+		"pci-testdev: mmio and portio tests counted, BARs moved and back: ok",
 		NULL });
 }
 

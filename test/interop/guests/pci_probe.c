@@ -161,7 +161,7 @@ static void list_function(unsigned slot, struct bar bars[6])
 }
 
 /* Move BAR @i to @to (a 32-bit address or port) and return the old base. */
-static uint64_t bar_move(unsigned slot, unsigned i, const struct bar *b, uint32_t to)
+uint64_t bar_move(unsigned slot, unsigned i, const struct bar *b, uint32_t to)
 {
 	cfg_write32(slot, 0x10 + 4 * i, to | (cfg_read32(slot, 0x10 + 4 * i) & (b->io ? 3u : 15u)));
 	return b->base;

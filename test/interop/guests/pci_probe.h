@@ -41,6 +41,9 @@ static inline volatile uint16_t *mmio16(uint64_t a) { return (volatile uint16_t 
 static inline volatile uint32_t *mmio32(uint64_t a) { return (volatile uint32_t *)a; }
 static inline volatile uint64_t *mmio64(uint64_t a) { return (volatile uint64_t *)a; }
 
+/* Move BAR @i to @to (a 32-bit address or port) and return the old base. */
+uint64_t bar_move(unsigned slot, unsigned i, const struct bar *b, uint32_t to);
+
 /* Offset of the first capability @id in the standard list, 0 if none. */
 unsigned pci_find_cap(unsigned slot, unsigned id, unsigned from);
 
