@@ -395,6 +395,9 @@ void capabilities_probe(struct host_caps *caps, const char *kvm_path)
 	caps->exception_payload = kvm.has_exception_payload;
 	caps->exit_on_emul_fail = kvm.has_exit_on_emul_fail;
 	caps->blockirq = kvm.has_guest_debug_blockirq;
+	caps->msi = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) > 0 &&
+		    ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SIGNAL_MSI) > 0;
+	caps->hyperv_synic = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_SYNIC) > 0;
 	probe_in_child(&kvm, caps);
 	kvm_host_close(&kvm);
 }
@@ -431,6 +434,8 @@ static size_t features(const struct host_caps *c, struct feature *f)
 	FEATURE("introspection", HAVE_KVMI);
 	FEATURE("vfio-user", HAVE_VFIO);
 	FEATURE("dma-introspection", HAVE_VFIO && HAVE_KVMI);
+	FEATURE("vfio-user-msi", HAVE_VFIO && c->kvm && c->msi);
+	FEATURE("plugin-hyperv", HAVE_PLUGIN && c->kvm && c->hyperv_synic);
 	FEATURE("kvm", c->kvm);
 	FEATURE("event-pause", ev);
 	FEATURE("event-hypercall", ev);

@@ -36,6 +36,8 @@ struct host_caps {
 	bool exception_payload;  /* KVM_CAP_EXCEPTION_PAYLOAD: #PF injection sets CR2 */
 	bool exit_on_emul_fail;  /* KVM_CAP_EXIT_ON_EMULATION_FAILURE */
 	bool blockirq;           /* KVM_GUESTDBG_BLOCKIRQ: stepping without interrupts */
+	bool msi;                /* KVM_CAP_IRQ_ROUTING and KVM_CAP_SIGNAL_MSI */
+	bool hyperv_synic;       /* KVM_CAP_HYPERV_SYNIC: Hyper-V exits can happen */
 };
 
 /*

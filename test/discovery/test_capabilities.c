@@ -118,10 +118,12 @@ Test(capabilities, probes_find_what_kvm_pvm_is_documented_to_do)
 	cr_assert(c.hw_breakpoint && !c.hw_breakpoint_cpl3, "debug registers at CPL0 only");
 	cr_assert(!c.sw_breakpoint, "int3 is not reported (KVM_GUESTDBG_USE_SW_BP)");
 	cr_assert(c.exception_payload);
+	cr_assert(c.msi, "KVM_CAP_IRQ_ROUTING and KVM_CAP_SIGNAL_MSI");
+	cr_assert(!c.hyperv_synic, "kvm_pvm has no Hyper-V emulation");
 }
 
-/* Does this vigild build include the introspection server? */
-static bool built_with_introspection(void)
+/* Is @name one of this build's features (whatever the host has)? */
+static bool built_with(const char *name)
 {
 	struct host_caps none = { 0 };
 	struct json_object *root, *features;
@@ -130,9 +132,14 @@ static bool built_with_introspection(void)
 
 	write_caps(&none, buf, sizeof(buf));
 	features = parse_caps(buf, &root);
-	r = has(features, "introspection");
+	r = has(features, name);
 	json_object_put(root);
 	return r;
+}
+
+static bool built_with_introspection(void)
+{
+	return built_with("introspection");
 }
 
 Test(capabilities, event_features_follow_the_probes)
@@ -156,8 +163,10 @@ Test(capabilities, event_features_follow_the_probes)
 	cr_assert(!has(features, "event-msr"), "no MSR filter probed");
 	cr_assert(!has(features, "event-sw-breakpoint"));
 	cr_assert(!has(features, "inject-pf-address"));
+	cr_assert(!has(features, "vfio-user-msi") && !has(features, "plugin-hyperv"));
 	json_object_put(root);
 	c.step_cpl3 = c.sw_breakpoint = c.msr_filter = c.exception_payload = true;
+	c.msi = c.hyperv_synic = true;
 	c.hw_breakpoint_cpl3 = true;
 	write_caps(&c, buf, sizeof(buf));
 	features = parse_caps(buf, &root);
@@ -166,6 +175,8 @@ Test(capabilities, event_features_follow_the_probes)
 	cr_assert(!has(features, "pf-exec-allow-imprecise-cpl3"));
 	cr_assert(has(features, "event-msr") && has(features, "event-sw-breakpoint"));
 	cr_assert(has(features, "inject-pf-address"));
+	cr_assert(has(features, "vfio-user-msi") == built_with("vfio-user"));
+	cr_assert(has(features, "plugin-hyperv") == built_with("crosvm-plugin"));
 	json_object_put(root);
 }
 
