@@ -251,4 +251,9 @@ Test(qemu_vu, three_devices_one_qemu)
 	expect_in(R.console, "drive 00:02.0 e1000");
 	expect_in(R.console, "drive 00:03.0 lsi53c895a");
 	expect_in(R.console, "pci_probe: 3 function(s)");
+	/* vigild closed all three connections when it ended: QEMU saw each
+	 * client go and shut down (x-remote's auto-shutdown) by itself. */
+	cr_expect_eq(interop_wait_exit(R.qemu, 10000), 0, "QEMU did not exit by itself; log:\n%s",
+		     interop_slurp(R.qemu_log));
+	R.qemu = 0;
 }
