@@ -224,6 +224,23 @@ static void leave_vectors(struct vfio_irqs *q)
 			close(fds[i]);
 }
 
+/*
+ * Servers that keep a vector table of their own (QEMU's device models) start
+ * every vector masked and signal only unmasked ones. Masking is vigild's job
+ * (unbound irqfds and pending bits), so the server's copy is opened once when
+ * the vectors are handed over. A server without per-vector state may refuse:
+ * that costs nothing.
+ */
+static void server_unmask(struct vfio_irqs *q, enum vfio_irq_mode mode, unsigned nr)
+{
+	int err = vu_dev_set_irqs(q->d->c, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  mode_index(mode), 0, nr, NULL);
+
+	if (err && !vu_client_failed(q->d->c))
+		log_debug("vfio-user %s: SET_IRQS unmask refused (%s); fine for a server that "
+			  "does not mask vectors itself", q->d->name, strerror(-err));
+}
+
 /* MSI/MSI-X on: @nr eventfds to the server, then bind what may fire. */
 static void enter_vectors(struct vfio_irqs *q, enum vfio_irq_mode mode, unsigned nr)
 {
@@ -240,6 +257,8 @@ static void enter_vectors(struct vfio_irqs *q, enum vfio_irq_mode mode, unsigned
 	if (!err)
 		err = vu_dev_set_irqs(q->d->c, VFIO_IRQ_SET_DATA_EVENTFD |
 				      VFIO_IRQ_SET_ACTION_TRIGGER, mode_index(mode), 0, nr, fds);
+	if (!err)
+		server_unmask(q, mode, nr);
 	if (err) {
 		/* The guest sees the mode enabled; the device cannot interrupt. */
 		if (!vu_client_failed(q->d->c))

@@ -215,7 +215,7 @@ Test(qemu_vu, nvme_identify_by_dma)
 	probe_one("nvme,serial=vigil0042", NULL, (const char *const[]){
 		"00:01.0 1b36:0010 class 010802",
 		"nvme: version 0x10400",
-		"IDENTIFY serial \"vigil0042\" model \"QEMU NVMe Ctrl\", completion by INTx: ok",
+		"IDENTIFY serial \"vigil0042\" model \"QEMU NVMe Ctrl\", completion by INTx and by MSI-X: ok",
 		NULL });
 }
 

@@ -17,6 +17,9 @@
  * before it enables MSI or MSI-X. --irq=msix-bad-bir (table in an absent
  * BAR), msix-huge (2048 vectors in the 16 KiB BAR) and cap-loop (a
  * capability list that loops back) are bad input for the client.
+ * --irq=msix-masked keeps a mask bit per vector in the server, as QEMU's
+ * device models do: every vector starts masked when its eventfd is given and
+ * is signalled only after SET_IRQS ACTION_UNMASK.
  *
  * --mode=NAME makes it misbehave on the doorbell (crash, hang, malformed,
  * oversized, error) or in the handshake (bad-major, bad-caps), for the
@@ -60,6 +63,7 @@ struct srv {
 	int bar2_fd, bar4_fd;
 	uint64_t src, dst, scratch;
 	uint32_t len, status, irq_count, resets, vector, bar4_calls;
+	uint32_t srv_masked[DMA_DEV_NUM_IRQS];   /* msix-masked: the server's own mask bits */
 	uint16_t next_id;
 };
 
@@ -244,6 +248,8 @@ static int raise_irq(struct srv *s)
 		return -1;
 	if (s->irq_fds[index][v] < 0)
 		return 0;   /* nobody asked for this interrupt */
+	if (s->srv_masked[index] & (1u << v))
+		return 0;   /* msix-masked: the server holds it back */
 	return write(s->irq_fds[index][v], &one, sizeof(one)) == sizeof(one) ? 0 : -1;
 }
 
@@ -464,6 +470,27 @@ static void irq_disable(struct srv *s, unsigned index)
 			close(s->irq_fds[index][v]);
 		s->irq_fds[index][v] = -1;
 	}
+	s->srv_masked[index] = 0;
+}
+
+/* ACTION_MASK/UNMASK (DATA_NONE): only msix-masked keeps mask bits; the
+ * others accept and ignore them, as a device without its own table may. */
+static int mask_irqs(struct srv *s, const struct vu_hdr *h, const struct vu_irq_set *is,
+		     uint32_t max)
+{
+	uint32_t action = is->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK, bits;
+
+	if ((action != VFIO_IRQ_SET_ACTION_MASK && action != VFIO_IRQ_SET_ACTION_UNMASK) ||
+	    (is->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) != VFIO_IRQ_SET_DATA_NONE ||
+	    !is->count || is->start >= max || is->count > max - is->start ||
+	    is->start + is->count > DMA_DEV_MSIX_VECTORS)
+		return reply_err(s, h, EINVAL);
+	bits = (uint32_t)(((1ull << is->count) - 1) << is->start);
+	if (action == VFIO_IRQ_SET_ACTION_MASK)
+		s->srv_masked[is->index] |= bits;
+	else
+		s->srv_masked[is->index] &= ~bits;
+	return reply(s, h, NULL, 0, NULL, 0, -1);
 }
 
 static int set_irqs(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
@@ -476,10 +503,11 @@ static int set_irqs(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
 		return reply_err(s, h, EINVAL);
 	memcpy(&is, body, sizeof(is));
 	data = is.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
-	if (is.index >= DMA_DEV_NUM_IRQS || is.argsz != len ||
-	    (is.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
+	if (is.index >= DMA_DEV_NUM_IRQS || is.argsz != len)
 		return reply_err(s, h, EINVAL);
 	max = irq_count(s, is.index);
+	if ((is.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return mask_irqs(s, h, &is, max);
 	if (is.count == 0) {
 		if (data != VFIO_IRQ_SET_DATA_NONE)
 			return reply_err(s, h, EINVAL);
@@ -497,6 +525,8 @@ static int set_irqs(struct srv *s, const struct vu_hdr *h, const uint8_t *body,
 			close(s->irq_fds[is.index][is.start + i]);
 		s->irq_fds[is.index][is.start + i] = fds[i];
 		fds[i] = -1;
+		if (irq_is(s, "msix-masked") && is.index != VFIO_PCI_INTX_IRQ_INDEX)
+			s->srv_masked[is.index] |= 1u << (is.start + i);
 	}
 	return reply(s, h, NULL, 0, NULL, 0, -1);
 }

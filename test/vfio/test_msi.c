@@ -80,6 +80,15 @@ static bool mapped(uint64_t gpa)
 	return memslots_lookup(&t.vm->slots, gpa, &flags, &hva) >= 0;
 }
 
+/* A server that keeps its own mask bits (QEMU's device models) signals a
+ * vector only after ACTION_UNMASK: vigild opens them when MSI-X goes on and
+ * does masking itself. */
+Test(vfio_msi, server_with_its_own_vector_masks_is_unmasked_at_enable)
+{
+	boot("msix-masked", NULL, SCENARIO_MSIX, false);
+	run_ok();
+}
+
 Test(vfio_msi, msix_vectors_deliver_pend_while_masked_and_deliver_on_unmask)
 {
 	struct irq_routing_stats st;

@@ -13,7 +13,10 @@
 #include "vfio_guest.h"
 
 #define INTX_VEC 0x41
-#define SPIN     200000    /* bounded waits: a lost interrupt fails, not hangs */
+/* Bounded waits (a lost interrupt fails, not hangs), in TSC cycles: about
+ * 5-10 s. The irqfd injection runs in a host worker, which a loaded host may
+ * delay by far more than a fixed number of guest loop turns. */
+#define WAIT_TSC 20000000000ULL
 
 volatile unsigned hits[256];
 
@@ -36,6 +39,14 @@ IRQ_STUB(0x61);
 IRQ_STUB(0x70);
 IRQ_STUB(0x71);
 
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
 static void gates(void)
 {
 	idt_gate(0x41, irq_0x41);
@@ -50,7 +61,9 @@ static void gates(void)
 
 static void wait_hits(unsigned vec, unsigned n)
 {
-	for (unsigned i = 0; i < SPIN && hits[vec] < n; i++)
+	uint64_t t0 = rdtsc();
+
+	while (hits[vec] < n && rdtsc() - t0 < WAIT_TSC)
 		__asm__ volatile("sti; nop; cli" ::: "memory");
 	GUEST_ASSERT_MSG(hits[vec] >= n, "vector 0x%x: %u interrupts, expected %u", vec,
 			 hits[vec], n);
