@@ -13,13 +13,17 @@
 
 #include "interop_util.h"
 
-pid_t interop_spawn(char *const argv[], const char *log)
+pid_t interop_spawn_stdin(char *const argv[], const char *log, int *stdin_w)
 {
-	pid_t pid = fork();
+	int p[2] = { -1, -1 };
+	pid_t pid;
 
+	if (stdin_w && pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
 	if (pid == 0) {
 		int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int in = open("/dev/null", O_RDONLY);
+		int in = stdin_w ? p[0] : open("/dev/null", O_RDONLY);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
@@ -27,7 +31,19 @@ pid_t interop_spawn(char *const argv[], const char *log)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	if (stdin_w) {
+		close(p[0]);
+		if (pid < 0)
+			close(p[1]);
+		else
+			*stdin_w = p[1];
+	}
 	return pid;
+}
+
+pid_t interop_spawn(char *const argv[], const char *log)
+{
+	return interop_spawn_stdin(argv, log, NULL);
 }
 
 static void sleep_ms(int ms)

@@ -8,6 +8,9 @@
 /* fork + exec @argv with stdout and stderr to @log, stdin from /dev/null;
  * the child dies with the test (PR_SET_PDEATHSIG). */
 pid_t interop_spawn(char *const argv[], const char *log);
+/* The same with stdin from a pipe whose write end goes to *@stdin_w (for a
+ * server that waits on its stdin, like libvfio-user's null sample). */
+pid_t interop_spawn_stdin(char *const argv[], const char *log, int *stdin_w);
 /* Wait up to @ms for a UNIX socket at @path; false if none appeared or
  * @pid (if > 0) exited first. */
 bool interop_wait_socket(const char *path, pid_t pid, int ms);

@@ -9,16 +9,14 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "interop_util.h"
 
 #define MAX_DEVS 3
 
@@ -41,17 +39,13 @@ static char lvu_bin[256];
 
 static void find_samples(void)
 {
-	const char *env = getenv("VIGIL_LIBVFIO_USER"), *home = getenv("HOME");
-	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *env = getenv("VIGIL_LIBVFIO_USER");
 	char path[300];
 
 	if (env)
 		snprintf(lvu_bin, sizeof(lvu_bin), "%s", env);
-	else if (xdg)
-		snprintf(lvu_bin, sizeof(lvu_bin), "%s/vigil-interop/libvfio-user/bin", xdg);
 	else
-		snprintf(lvu_bin, sizeof(lvu_bin), "%s/.cache/vigil-interop/libvfio-user/bin",
-			 home ? home : "/root");
+		interop_cache_path(lvu_bin, sizeof(lvu_bin), "libvfio-user/bin");
 	snprintf(path, sizeof(path), "%s/server", lvu_bin);
 	if (access(path, X_OK))
 		cr_skip_test("libvfio-user samples not built in %s: run tools/interop/libvfio-user.sh "
@@ -90,45 +84,11 @@ static void teardown(void)
 
 TestSuite(interop, .init = setup, .fini = teardown, .timeout = 60);
 
-/* fork + exec @argv with stdout and stderr to @log; stdin from a pipe whose
- * write end goes to *stdin_w (if not NULL) or /dev/null. */
-static pid_t spawn(char *const argv[], const char *log, int *stdin_w)
+static void wait_socket(unsigned i)
 {
-	int p[2] = { -1, -1 };
-	pid_t pid;
-
-	if (stdin_w)
-		cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int in = stdin_w ? p[0] : open("/dev/null", O_RDONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (stdin_w) {
-		close(p[0]);
-		*stdin_w = p[1];
-	}
-	return pid;
-}
-
-static void wait_socket(const char *path)
-{
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
-	struct stat st;
-
-	for (int i = 0; i < 1000; i++) {
-		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-		nanosleep(&ts, NULL);
-	}
-	cr_assert_fail("no server socket at %s after 5 s", path);
+	cr_assert(interop_wait_socket(R.sock[i], R.srv[i].pid, 5000),
+		  "no server socket at %s after 5 s (log: %s)", R.sock[i],
+		  interop_slurp(R.srv[i].log));
 }
 
 /* Start sample @name of libvfio-user (or vu-dma when @name is NULL) as device @i. */
@@ -147,8 +107,8 @@ static void start_server(unsigned i, const char *name)
 		argv[0] = (char *)VU_DMA_SERVER;
 		argv[1] = arg;
 		argv[2] = NULL;
-		R.srv[i].pid = spawn(argv, R.srv[i].log, NULL);
-		wait_socket(R.sock[i]);
+		R.srv[i].pid = interop_spawn(argv, R.srv[i].log);
+		wait_socket(i);
 		return;
 	}
 	snprintf(exe, sizeof(exe), "%s/%s", lvu_bin, name);
@@ -161,8 +121,9 @@ static void start_server(unsigned i, const char *name)
 		argv[2] = R.sock[i];
 		argv[3] = NULL;
 	}
-	R.srv[i].pid = spawn(argv, R.srv[i].log, !strcmp(name, "null") ? &R.srv_stdin[i] : NULL);
-	wait_socket(R.sock[i]);
+	R.srv[i].pid = interop_spawn_stdin(argv, R.srv[i].log,
+					   !strcmp(name, "null") ? &R.srv_stdin[i] : NULL);
+	wait_socket(i);
 }
 
 /* Run vigild with pci_probe and @n devices (@opts appended to each spec);
@@ -172,7 +133,6 @@ static int run_vigild(unsigned n, const char *opts)
 	char specs[MAX_DEVS][300], console[200];
 	char *argv[8 + 2 * MAX_DEVS];
 	unsigned a = 0;
-	int st;
 
 	argv[a++] = (char *)VIGILD_BIN;
 	argv[a++] = (char *)"run";
@@ -186,36 +146,12 @@ static int run_vigild(unsigned n, const char *opts)
 		argv[a++] = specs[i];
 	}
 	argv[a] = NULL;
-	pid_t pid = spawn(argv, R.vigild_log, NULL);
-	for (int i = 0; i < 3000; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
-static char *slurp(const char *path)
-{
-	static char buf[64 * 1024];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-	}
-	buf[n] = 0;
-	return buf;
+	return interop_wait_exit(interop_spawn(argv, R.vigild_log), 30000);
 }
 
 static void expect_in(const char *path, const char *what)
 {
-	char *text = slurp(path);
+	char *text = interop_slurp(path);
 
 	cr_expect_not_null(strstr(text, what), "%s lacks \"%s\"; it has:\n%s", path, what, text);
 }
@@ -223,8 +159,8 @@ static void expect_in(const char *path, const char *what)
 static void expect_ok_run(int rc)
 {
 	if (rc != 0) {
-		fprintf(stderr, "vigild log:\n%s\n", slurp(R.vigild_log));
-		fprintf(stderr, "console:\n%s\n", slurp(R.console));
+		fprintf(stderr, "vigild log:\n%s\n", interop_slurp(R.vigild_log));
+		fprintf(stderr, "console:\n%s\n", interop_slurp(R.console));
 	}
 	cr_assert_eq(rc, 0, "vigild exit status %d", rc);
 }
@@ -256,7 +192,7 @@ Test(interop, lvu_server_dma_by_message)
 	expect_in(R.console, "BAR1 moved: ok");
 	/* No descriptor: the server must use DMA_READ/DMA_WRITE messages. */
 	expect_in(R.srv[0].log, "adding DMA region [0, 0x4000000) offset=0 flags=0x3");
-	cr_expect_null(strstr(slurp(R.srv[0].log), "mapped DMA region"),
+	cr_expect_null(strstr(interop_slurp(R.srv[0].log), "mapped DMA region"),
 		       "the server mapped guest RAM although no fd was sent");
 }
 
@@ -280,7 +216,7 @@ Test(interop, lvu_null_device_without_bars)
 	start_server(0, "null");
 	expect_ok_run(run_vigild(1, ""));
 	expect_in(R.console, "00:01.0 0000:0000 class 000000");
-	cr_expect_null(strstr(slurp(R.console), "BAR"), "the null device has no BARs");
+	cr_expect_null(strstr(interop_slurp(R.console), "BAR"), "the null device has no BARs");
 	expect_in(R.console, "pci_probe: 1 function(s)");
 }
 
