@@ -15,15 +15,18 @@
 #include "log.h"
 
 #define QUIESCE_TIMEOUT_MS 2000
+#define QUIESCE_SLICE_MS   5
 
 static bool vcpu_quiet(struct kvmi_vcpu *kv)
 {
 	int st = atomic_load(&kv->vcpu->state);
 
-	/* Waiting for an event answer (in_event) or on the reactor (PARKED), the
-	 * thread must pass kvmi_quiesce_point before it can enter the guest. */
+	/* Waiting for an event answer (in_event), on the reactor (PARKED) or on
+	 * a device server (in_device_call), the thread must pass
+	 * kvmi_quiesce_point before it can enter the guest. */
 	return kv->q_parked || st != VCPU_RUNNING ||
-	       __atomic_load_n(&kv->in_event, __ATOMIC_ACQUIRE);
+	       __atomic_load_n(&kv->in_event, __ATOMIC_ACQUIRE) ||
+	       atomic_load(&kv->vcpu->in_device_call);
 }
 
 int kvmi_quiesce_begin(struct kvmi *k)
@@ -37,12 +40,26 @@ int kvmi_quiesce_begin(struct kvmi *k)
 	pthread_mutex_unlock(&k->q_lock);
 	for (i = 0; i < k->nr_vcpus; i++)
 		vcpu_request(k->vcpus[i].vcpu, VCPU_REQ_HOOK);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += QUIESCE_TIMEOUT_MS / 1000;
 	pthread_mutex_lock(&k->q_lock);
-	for (i = 0; i < k->nr_vcpus && r == 0; i++)
-		while (!vcpu_quiet(&k->vcpus[i]) && r == 0)
+	for (i = 0; i < k->nr_vcpus && r == 0; i++) {
+		/* Parking at the quiesce point signals q_cond; entering a device
+		 * call does not (the core knows nothing of kvmi), hence the slices. */
+		for (int waited = 0; !vcpu_quiet(&k->vcpus[i]) && r == 0; waited += QUIESCE_SLICE_MS) {
+			if (waited >= QUIESCE_TIMEOUT_MS) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += QUIESCE_SLICE_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			r = -pthread_cond_timedwait(&k->q_cond, &k->q_lock, &ts);
+			if (r == -ETIMEDOUT)
+				r = 0;
+		}
+	}
 	pthread_mutex_unlock(&k->q_lock);
 	if (r) {
 		log_warn("kvmi: vCPUs did not stop for a memslot change");

@@ -71,6 +71,8 @@ struct vcpu {
 	int (*plugin_request)(struct vcpu *vcpu);
 	/* Storage for vcpu_call_reactor callers that have none of their own. */
 	struct vcpu_call call;
+	/* Set while the thread waits on a device server (vcpu_device_call_*). */
+	atomic_bool in_device_call;
 	/* Statistics, owned by the vCPU thread. */
 	uint64_t nr_exits, nr_calls;
 };
@@ -105,6 +107,27 @@ bool vcpu_call_complete(struct vcpu_call *call, int result);
 /* Wake the thread from any wait for good (shutdown). */
 void vcpu_cancel(struct vcpu *vcpu);
 void vcpu_join(struct vcpu *vcpu);
+
+/*
+ * vCPU thread: around a blocking call to a device server made while handling
+ * an exit (a vfio-user REGION_READ/WRITE). Until the thread next passes its
+ * pre-run point it touches neither guest memory slots nor its vCPU fd, so
+ * whoever must hold the vCPUs away from the guest (introspection changing
+ * memslots) may count it as stopped: it cannot enter the guest without
+ * passing the pre-run hooks first. The device call may itself wait for that
+ * someone (device DMA held for the introspection tool).
+ */
+static inline void vcpu_device_call_begin(struct vcpu *vcpu)
+{
+	if (vcpu)
+		atomic_store(&vcpu->in_device_call, true);
+}
+
+static inline void vcpu_device_call_end(struct vcpu *vcpu)
+{
+	if (vcpu)
+		atomic_store(&vcpu->in_device_call, false);
+}
 
 /* Install the signal used for kicks (once per process, before any vcpu_start). */
 int vcpu_signal_setup(void);

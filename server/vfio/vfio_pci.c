@@ -42,15 +42,18 @@ static int bar_io(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
 	uint64_t off = addr - b->base;
 	int err = -ENOTCONN;
 
-	(void)vcpu;
 	if (vfio_msix_bar_access(d, b->idx, off, is_write, data, len))
 		return 0;
 	if (off + len <= b->region_size && !atomic_load(&d->failed)) {
 		atomic_fetch_add(&d->region_calls, 1);
+		/* The server may do DMA inside this call and that DMA may wait for
+		 * the introspection tool, which may need the vCPUs stopped. */
+		vcpu_device_call_begin(vcpu);
 		if (is_write)
 			err = vu_dev_region_write(d->c, b->idx, off, data, len);
 		else
 			err = vu_dev_region_read(d->c, b->idx, off, data, len);
+		vcpu_device_call_end(vcpu);
 		if (err)
 			region_error(d, is_write ? "BAR write" : "BAR read", err);
 	}

@@ -240,9 +240,7 @@ Test(kvmi_dma, tool_skip_fails_the_write_and_leaves_memory)
 	cr_assert(dst_untouched());
 }
 
-/* RETRY re-checks the page policy: still denied here, so the write fails.
- * (Lifting the restriction first would need SET_PAGE_ACCESS, which waits for
- * the vCPU that is inside the device call: see docs, "Device DMA".) */
+/* RETRY re-checks the page policy: still denied here, so the write fails. */
 Test(kvmi_dma, retry_rechecks_the_policy)
 {
 	struct vigil_kvmi_ev wr;
@@ -256,6 +254,25 @@ Test(kvmi_dma, retry_rechecks_the_policy)
 	cr_assert_eq(vigil_kvmi_reply_event(t.c, &wr, VIGIL_KVMI_ACTION_RETRY, 0, 0, NULL, 0), 0);
 	cr_assert_eq(copy_wait(req), DMA_DEV_STATUS_ERROR | EACCES);
 	cr_assert(dst_untouched());
+}
+
+/* The tool lifts the protection while the device waits, then RETRY: the
+ * write lands. The vCPU that rang the doorbell is inside the device call all
+ * along; SET_PAGE_ACCESS must not wait for it to park. */
+Test(kvmi_dma, lifting_the_protection_then_retry_lets_the_write_land)
+{
+	struct vigil_kvmi_ev wr;
+	uint64_t req;
+
+	boot(0, NULL);
+	protect_dst(VIGIL_KVMI_PAGE_R | VIGIL_KVMI_PAGE_X);
+	enable_dma();
+	req = copy_start();
+	expect_read_then_write(&wr, true);
+	protect_dst(VIGIL_KVMI_PAGE_R | VIGIL_KVMI_PAGE_W | VIGIL_KVMI_PAGE_X);
+	cr_assert_eq(vigil_kvmi_reply_event(t.c, &wr, VIGIL_KVMI_ACTION_RETRY, 0, 0, NULL, 0), 0);
+	cr_assert_eq(copy_wait(req), DMA_DEV_STATUS_DONE);
+	cr_assert(dst_holds_copy());
 }
 
 Test(kvmi_dma, without_the_event_a_denied_write_fails_at_once)
