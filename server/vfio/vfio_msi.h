@@ -100,11 +100,21 @@ struct vfio_irqs {
 };
 
 /* vfio_msi_cap.c: capability list, MSI/MSI-X capability emulation. */
-/* Before BAR setup: walk the server's capability list (reactor thread). */
+/* Before BAR setup: read the server's configuration space and parse it
+ * (reactor thread). */
 int vfio_irqs_probe(struct vfio_dev *d);
+/* The pure step of the probe: d->irqs from the server's 256-byte
+ * configuration space @cfg (NULL: unreadable, no capabilities), the list
+ * walked and MSI/MSI-X parsed. No I/O, no VM; q->rt is left NULL. 0 or
+ * -ENOMEM. */
+int vfio_irqs_parse(struct vfio_dev *d, const uint8_t *cfg);
 /* After BAR setup and INTx: validate MSI-X against the BARs, ask the server
  * for its MSI/MSI-X vector counts, hide what cannot work. */
 void vfio_irqs_setup(struct vfio_dev *d);
+/* The pure step of the setup: size MSI for @msi_count server vectors, check
+ * MSI-X against d's BARs and size it for @msix_count (0: the server takes no
+ * eventfds), hide what cannot work. No I/O. */
+void vfio_irqs_validate(struct vfio_irqs *q, unsigned msi_count, unsigned msix_count);
 /* After the vCPUs are joined: unbind, drop routes, close eventfds. NULL ok. */
 void vfio_irqs_free(struct vfio_dev *d);
 /* Config space hooks (vCPU threads). _read/_write return true when vigild

@@ -61,10 +61,12 @@ static bool msi_parse(struct vfio_irqs *q, const uint8_t *cfg, unsigned at)
 static bool msix_parse(struct vfio_irqs *q, const uint8_t *cfg, unsigned at)
 {
 	struct vfio_emu_cap *c = &q->msix_cap;
-	uint32_t table = rd32(cfg + at + 4), pba = rd32(cfg + at + 8);
+	uint32_t table, pba;
 
 	if (q->msix_claimed || at + 12 > PCI_CFG_SIZE)
 		return false;
+	table = rd32(cfg + at + 4);
+	pba = rd32(cfg + at + 8);
 	q->msix_server_nr = (rd16(cfg + at + 2) & 0x7ff) + 1;
 	q->table_bar = table & 7;
 	q->table_off = table & ~7u;
@@ -115,33 +117,71 @@ static void walk_caps(struct vfio_irqs *q, const uint8_t *cfg)
 	}
 }
 
-int vfio_irqs_probe(struct vfio_dev *d)
+static bool emu_covers(const struct vfio_emu_cap *c, bool present, unsigned off)
+{
+	return present && off > c->off && off < c->off + c->len;
+}
+
+/*
+ * A capability whose header lies inside an emulated MSI or MSI-X one would
+ * be read through the emulated registers: the guest would take whatever
+ * they hold (the server's PBA offset, its own MSI address) for an id and a
+ * next pointer. Such a capability is unlinked, an emulated one included.
+ */
+static void drop_shadowed(struct vfio_irqs *q)
+{
+	if (emu_covers(&q->msi_cap, q->msi_present, q->msix_cap.off))
+		q->msix_present = false;
+	if (emu_covers(&q->msix_cap, q->msix_present, q->msi_cap.off))
+		q->msi_present = false;
+	for (unsigned i = 0; i < q->nr_caps; i++) {
+		struct vfio_cap *cap = &q->caps[i];
+
+		if (!emu_covers(&q->msi_cap, q->msi_present, cap->off) &&
+		    !emu_covers(&q->msix_cap, q->msix_present, cap->off))
+			continue;
+		if (cap->keep)
+			log_warn("vfio-user %s: capability %#x at %#x lies inside the MSI or MSI-X "
+				 "capability; ignored", q->d->name, cap->id, cap->off);
+		cap->keep = false;
+	}
+}
+
+int vfio_irqs_parse(struct vfio_dev *d, const uint8_t *cfg)
 {
 	struct vfio_irqs *q = calloc(1, sizeof(*q));
-	uint8_t cfg[PCI_CFG_SIZE];
-	int err = 0;
 
 	if (!q)
 		return -ENOMEM;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_mutex_init(&q->mode_lock, NULL);
 	q->d = d;
-	q->rt = d->vm->irq_routing;
 	for (unsigned i = 0; i < VFIO_MSI_MAX_VECTORS; i++)
 		vfio_vec_init(&q->msi_vec[i]);
 	d->irqs = q;
+	q->have_cap_list = cfg && (rd16(cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST);
+	if (q->have_cap_list) {
+		walk_caps(q, cfg);
+		drop_shadowed(q);
+	}
+	return 0;
+}
+
+int vfio_irqs_probe(struct vfio_dev *d)
+{
+	uint8_t cfg[PCI_CFG_SIZE];
+	int err = 0;
+
 	/* Dword by dword, as a guest would: every server takes that size. */
 	for (unsigned off = 0; off < PCI_CFG_SIZE && !err; off += 4)
 		err = vu_dev_region_read(d->c, VFIO_PCI_CONFIG_REGION_INDEX, off, cfg + off, 4);
-	if (err) {
+	if (err)
 		log_warn("vfio-user %s: cannot read the configuration space (%s): "
 			 "no capabilities", d->name, strerror(-err));
-		return 0;
-	}
-	q->have_cap_list = rd16(cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST;
-	if (q->have_cap_list)
-		walk_caps(q, cfg);
-	return 0;
+	err = vfio_irqs_parse(d, err ? NULL : cfg);
+	if (!err)
+		d->irqs->rt = d->vm->irq_routing;
+	return err;
 }
 
 /* ---- setup against the BARs and the server's IRQ info ---- */
@@ -168,9 +208,8 @@ static unsigned server_vectors(struct vfio_dev *d, uint32_t index)
 	return ii.count;
 }
 
-static void msi_setup(struct vfio_irqs *q)
+static void msi_setup(struct vfio_irqs *q, unsigned count)
 {
-	unsigned count = server_vectors(q->d, VFIO_PCI_MSI_IRQ_INDEX);
 	unsigned mmc = (q->msi_cap.regs[2] >> 1) & 7, log2n = 0;
 
 	if (!count) {
@@ -187,10 +226,10 @@ static void msi_setup(struct vfio_irqs *q)
 	q->msi_cap.regs[2] = (uint8_t)((q->msi_cap.regs[2] & ~0x0e) | (log2n << 1));
 }
 
-static const char *msix_check(struct vfio_irqs *q)
+static const char *msix_check(const struct vfio_irqs *q)
 {
-	struct vfio_bar *tb = &q->d->bar[q->table_bar % VFIO_NR_BARS];
-	struct vfio_bar *pb = &q->d->bar[q->pba_bar % VFIO_NR_BARS];
+	const struct vfio_bar *tb = &q->d->bar[q->table_bar % VFIO_NR_BARS];
+	const struct vfio_bar *pb = &q->d->bar[q->pba_bar % VFIO_NR_BARS];
 	uint64_t tlen = (uint64_t)q->msix_server_nr * 16;
 	uint64_t plen = ((uint64_t)q->msix_server_nr + 63) / 64 * 8;
 
@@ -208,9 +247,8 @@ static const char *msix_check(struct vfio_irqs *q)
 	return NULL;
 }
 
-static void msix_setup(struct vfio_irqs *q)
+static void msix_setup(struct vfio_irqs *q, unsigned count)
 {
-	unsigned count = server_vectors(q->d, VFIO_PCI_MSIX_IRQ_INDEX);
 	const char *bad = msix_check(q);
 	unsigned nr = q->msix_server_nr;
 
@@ -234,10 +272,19 @@ static void msix_setup(struct vfio_irqs *q)
 	wr16(q->msix_cap.regs + 2, (uint16_t)(nr - 1));
 }
 
+void vfio_irqs_validate(struct vfio_irqs *q, unsigned msi_count, unsigned msix_count)
+{
+	if (q->msi_present)
+		msi_setup(q, msi_count);
+	if (q->msix_present)
+		msix_setup(q, msix_count);
+}
+
 void vfio_irqs_setup(struct vfio_dev *d)
 {
 	struct vfio_irqs *q = d->irqs;
 	const char *missing;
+	unsigned msi_count, msix_count;
 
 	if (!q || (!q->msi_present && !q->msix_present))
 		return;
@@ -251,10 +298,9 @@ void vfio_irqs_setup(struct vfio_dev *d)
 		hide(q, PCI_CAP_ID_MSIX);
 		return;
 	}
-	if (q->msi_present)
-		msi_setup(q);
-	if (q->msix_present)
-		msix_setup(q);
+	msi_count = q->msi_present ? server_vectors(d, VFIO_PCI_MSI_IRQ_INDEX) : 0;
+	msix_count = q->msix_present ? server_vectors(d, VFIO_PCI_MSIX_IRQ_INDEX) : 0;
+	vfio_irqs_validate(q, msi_count, msix_count);
 }
 
 void vfio_irqs_free(struct vfio_dev *d)

@@ -5,7 +5,8 @@
 #   -t SECONDS   per target (default 20: the short pass tools/test.sh runs)
 #   -b DIR       build directory (default build-fuzz-clang next to the tree)
 #   TARGET       fuzz_elf fuzz_descriptor fuzz_plugin_main fuzz_plugin_vcpu fuzz_plugin_io
-#                fuzz_kvmi fuzz_policy (default: all)
+#                fuzz_kvmi fuzz_policy fuzz_vfio_client fuzz_vfio_caps fuzz_vfio_msg
+#                (default: all)
 #
 # New inputs go to DIR/fuzz-corpus/TARGET (kept between runs, so long runs
 # build on earlier ones; the seeds in test/fuzz/corpus are read, never
@@ -27,7 +28,8 @@ while getopts t:b: opt; do
 	esac
 done
 shift $((OPTIND - 1))
-targets=${*:-fuzz_elf fuzz_descriptor fuzz_plugin_main fuzz_plugin_vcpu fuzz_plugin_io fuzz_kvmi fuzz_policy}
+targets=${*:-fuzz_elf fuzz_descriptor fuzz_plugin_main fuzz_plugin_vcpu fuzz_plugin_io fuzz_kvmi fuzz_policy
+	fuzz_vfio_client fuzz_vfio_caps fuzz_vfio_msg}
 
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT

@@ -1,0 +1,408 @@
+/*
+ * Records the seed corpora of the vfio-user fuzz targets from vu-dma, the
+ * device server of the vfio suites, and checks that each recording replays:
+ *
+ *   fuzz_vfio_client   what vu-dma sends while the client runs the fuzz
+ *                      session (vfio_client_env.c), one file per server
+ *                      mode; each is replayed at once through the fuzz
+ *                      target's server and must give the same call results
+ *   fuzz_vfio_caps     vu-dma's configuration space, BAR sizes and vector
+ *                      counts, plus guest operations that enable MSI/MSI-X
+ *   fuzz_vfio_msg      the VERSION and region info replies and headers cut
+ *                      out of the recordings
+ *
+ * Usage: fuzz_vfio_gen_seeds DIR   (writes DIR/fuzz_vfio_*; the corpus is
+ * test/fuzz/corpus). Without DIR it only records and replays (a test).
+ * Regression inputs are committed next to the seeds, not written here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fuzz_check.h"
+#include "vfio_client_env.h"
+#include "vu_dev.h"
+#include "../vfio/dma_dev.h"
+
+/* ---- a transport that records what the client receives ---- */
+
+struct record {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t hdr_at;
+	uint32_t body_left;
+};
+
+struct rec_tran {
+	struct vu_tran base;
+	struct vu_tran_ops ops;
+	struct vu_tran *inner;
+	struct record *rec;
+};
+
+static void rec_append(struct record *r, const void *p, size_t n)
+{
+	if (r->len + n > r->cap) {
+		r->cap = (r->len + n) * 2;
+		r->buf = realloc(r->buf, r->cap);
+		FUZZ_CHECK(r->buf, "out of memory");
+	}
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+}
+
+static int rec_send(struct vu_tran *t, const struct iovec *iov, int iovcnt, const int *fds,
+		    unsigned nfds, int timeout_ms)
+{
+	struct rec_tran *rt = (struct rec_tran *)t;
+
+	return rt->inner->ops->send(rt->inner, iov, iovcnt, fds, nfds, timeout_ms);
+}
+
+/* The client reads a header, then its body: descriptors that came with
+ * either are counted into the header's flag bits 24..27. */
+static int rec_recv(struct vu_tran *t, void *buf, size_t len, int *fds, unsigned *nfds,
+		    unsigned max_fds, int timeout_ms)
+{
+	struct rec_tran *rt = (struct rec_tran *)t;
+	struct record *r = rt->rec;
+	unsigned before = *nfds;
+	struct vu_hdr h;
+	int err = rt->inner->ops->recv(rt->inner, buf, len, fds, nfds, max_fds, timeout_ms);
+
+	if (err)
+		return err;
+	if (!r->body_left && len == sizeof(h)) {
+		r->hdr_at = r->len;
+		memcpy(&h, buf, sizeof(h));
+		r->body_left = h.msg_size > sizeof(h) ? h.msg_size - (uint32_t)sizeof(h) : 0;
+	} else {
+		r->body_left -= len < r->body_left ? (uint32_t)len : r->body_left;
+	}
+	rec_append(r, buf, len);
+	if (*nfds > before) {
+		memcpy(&h, r->buf + r->hdr_at, sizeof(h));
+		h.flags += (*nfds - before) << VFIO_ENV_FD_SHIFT;
+		memcpy(r->buf + r->hdr_at, &h, sizeof(h));
+	}
+	return 0;
+}
+
+static void rec_wake(struct vu_tran *t)
+{
+	struct rec_tran *rt = (struct rec_tran *)t;
+
+	rt->inner->ops->wake(rt->inner);
+}
+
+static void rec_free(struct vu_tran *t)
+{
+	struct rec_tran *rt = (struct rec_tran *)t;
+
+	vu_tran_free(rt->inner);
+	free(rt);
+}
+
+static struct vu_tran *rec_tran_new(struct vu_tran *inner, struct record *rec)
+{
+	struct rec_tran *rt = calloc(1, sizeof(*rt));
+
+	FUZZ_CHECK(rt, "out of memory");
+	rt->inner = inner;
+	rt->rec = rec;
+	rt->ops = *inner->ops;
+	rt->ops.send = rec_send;
+	rt->ops.recv = rec_recv;
+	rt->ops.wake = rec_wake;
+	rt->ops.free = rec_free;
+	rt->base.ops = &rt->ops;
+	return &rt->base;
+}
+
+/* ---- vu-dma ---- */
+
+static pid_t spawn_vu_dma(int *fd, const char *const *args)
+{
+	char fdarg[32], *argv[8];
+	int sv[2], n = 0;
+	pid_t pid;
+
+	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+	snprintf(fdarg, sizeof(fdarg), "--fd=%d", sv[1]);
+	argv[n++] = (char *)VU_DMA_SERVER;
+	argv[n++] = fdarg;
+	for (; *args && n < 7; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	pid = fork();
+	FUZZ_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		fcntl(sv[1], F_SETFD, 0);
+		execv(VU_DMA_SERVER, argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	*fd = sv[0];
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+static struct vu_client *connect_vu_dma(const char *const *args, struct record *rec,
+					struct vfio_env_dma *m, pid_t *pid)
+{
+	struct vu_client_config cfg;
+	struct vu_client *c;
+	struct vu_tran *t;
+	int fd;
+
+	*pid = spawn_vu_dma(&fd, args);
+	FUZZ_CHECK(vu_tran_fd_new(&t, fd, fd) == 0, "transport");
+	vfio_env_client_config(&cfg, m, 2000);
+	FUZZ_CHECK(vu_client_new(&c, rec ? rec_tran_new(t, rec) : t, &cfg) == 0, "client");
+	return c;
+}
+
+/* ---- output ---- */
+
+static const char *out_dir;
+
+static void save(const char *target, const char *name, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	if (!out_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", out_dir, target);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", out_dir, target, name);
+	f = fopen(path, "wb");
+	FUZZ_CHECK(f && fwrite(p, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
+}
+
+/* fuzz_vfio_msg inputs: [selector][extra][body]; each distinct one once. */
+static void save_msg(const char *name, uint8_t sel, int extra, const void *p, size_t n)
+{
+	static uint8_t seen[64][512];
+	static size_t seen_len[64];
+	static unsigned nr_seen;
+	uint8_t buf[512];
+	size_t k = 0;
+
+	buf[k++] = sel;
+	if (extra >= 0)
+		buf[k++] = (uint8_t)extra;
+	n = n < sizeof(buf) - k ? n : sizeof(buf) - k;
+	memcpy(buf + k, p, n);
+	for (unsigned i = 0; i < nr_seen; i++)
+		if (seen_len[i] == k + n && !memcmp(seen[i], buf, k + n))
+			return;
+	if (nr_seen < 64) {
+		memcpy(seen[nr_seen], buf, k + n);
+		seen_len[nr_seen++] = k + n;
+	}
+	save("fuzz_vfio_msg", name, buf, k + n);
+}
+
+/* Cut the VERSION and region info replies out of a recording. */
+static void msg_seeds(const char *mode, const struct record *r)
+{
+	char name[96];
+	unsigned nr = 0;
+
+	for (size_t off = 0; off + sizeof(struct vu_hdr) <= r->len; nr++) {
+		struct vu_hdr h;
+		const uint8_t *body = r->buf + off + sizeof(h);
+		size_t blen;
+
+		memcpy(&h, r->buf + off, sizeof(h));
+		if (h.msg_size < sizeof(h) || h.msg_size > r->len - off)
+			break;
+		blen = h.msg_size - sizeof(h);
+		snprintf(name, sizeof(name), "%s-%02u-%s", mode, nr, vu_cmd_name(h.cmd));
+		if (vu_hdr_is_reply(&h) && !(h.flags & VU_F_ERROR) && h.cmd == VU_CMD_VERSION) {
+			save_msg(name, 1, 3, body, blen);
+			if (blen > sizeof(struct vu_version)) {
+				strcat(name, "-json");
+				save_msg(name, 2, -1, body + 4, blen - 5);
+			}
+		} else if (vu_hdr_is_reply(&h) && !(h.flags & VU_F_ERROR) &&
+			   h.cmd == VU_CMD_DEVICE_GET_REGION_INFO && blen >= 12) {
+			save_msg(name, 0, body[8], body, blen);
+		} else if (nr < 4) {
+			strcat(name, "-hdr");
+			save_msg(name, 4, 1, &h, sizeof(h));
+		}
+		off += h.msg_size;
+	}
+}
+
+/* ---- fuzz_vfio_client: one recording per server mode ---- */
+
+static const struct {
+	const char *name;
+	const char *args[4];
+} modes[] = {
+	{ "intx", { NULL } },
+	{ "msi", { "--irq=msi", NULL } },
+	{ "msix", { "--irq=msix", NULL } },
+	{ "error-replies", { "--mode=error", NULL } },
+	{ "malformed-reply", { "--mode=malformed", NULL } },
+	{ "oversized-reply", { "--mode=oversized", NULL } },
+	{ "dma-outside-window", { "--mode=dma-outside", NULL } },
+	{ "crash-on-doorbell", { "--mode=crash", NULL } },
+	{ "other-major", { "--mode=bad-major", NULL } },
+	{ "caps-no-fds-tiny-xfer", { "--caps={\"capabilities\":{\"max_msg_fds\":0,"
+				     "\"max_data_xfer_size\":4,\"pgsizes\":12288,"
+				     "\"max_dma_maps\":1,\"write_multiple\":true}}", NULL } },
+	{ "caps-none", { "--caps={}", NULL } },
+};
+
+static int client_seeds(void)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct record rec = { 0 };
+		struct vfio_env_dma *m = vfio_env_dma_new();
+		pid_t pid;
+		struct vu_client *c = connect_vu_dma(modes[i].args, &rec, m, &pid);
+		uint32_t live = vfio_env_session(c, m), replay;
+
+		vu_client_free(&c);
+		reap(pid);
+		vfio_env_dma_free(m);
+		replay = vfio_env_replay(rec.buf, rec.len, 2000);
+		printf("%-24s %5zu bytes  steps live %05x replayed %05x%s\n", modes[i].name,
+		       rec.len, live, replay, live == replay ? "" : "  MISMATCH");
+		bad |= live != replay;
+		save("fuzz_vfio_client", modes[i].name, rec.buf, rec.len);
+		msg_seeds(modes[i].name, &rec);
+		free(rec.buf);
+	}
+	return bad;
+}
+
+/* ---- fuzz_vfio_caps: configuration space, BARs, vector counts ---- */
+
+struct caps_seed {
+	uint8_t cfg[256];
+	uint64_t bar[6];
+	uint32_t msi_count, msix_count;
+	uint8_t ops[64][8];
+};
+
+static void put_op(struct caps_seed *s, unsigned *n, uint8_t op, uint8_t a, uint8_t b,
+		   uint8_t c, uint32_t v)
+{
+	uint8_t *o = s->ops[(*n)++];
+
+	o[0] = op, o[1] = a, o[2] = b, o[3] = c;
+	memcpy(o + 4, &v, 4);
+}
+
+static uint32_t irq_count(struct vu_client *c, uint32_t index)
+{
+	struct vu_irq_info ii;
+
+	return vu_dev_get_irq_info(c, index, &ii) ? 0 : ii.count;
+}
+
+/* Guest operations: MSI on and off, MSI-X on with table writes, PBA and
+ * pending reads, mappable queries of BAR2 and BAR4. */
+static unsigned guest_ops(struct caps_seed *s)
+{
+	unsigned n = 0, msi = DMA_DEV_CAP_MSI, msix = DMA_DEV_CAP_MSIX;
+
+	for (unsigned off = 0; off < 0x70; off += 4)
+		put_op(s, &n, 0, (uint8_t)off, 2, 0, 0);                 /* read dwords */
+	put_op(s, &n, 1, (uint8_t)(msi + 4), 2, 0, 0xfee00000u);       /* MSI address */
+	put_op(s, &n, 1, (uint8_t)(msi + 12), 1, 0, 0x41);            /* data */
+	put_op(s, &n, 1, (uint8_t)(msi + 2), 1, 0, 0x21);             /* on, 4 vectors */
+	put_op(s, &n, 0, (uint8_t)(msi + 20), 2, 0, 0);               /* pending */
+	put_op(s, &n, 1, (uint8_t)(msi + 2), 1, 0, 0);                /* off */
+	put_op(s, &n, 1, (uint8_t)(msix + 2), 1, 0, 0x8000);          /* MSI-X on */
+	put_op(s, &n, 3, 4, 2, 0x80, 0x00);                           /* table writes */
+	put_op(s, &n, 3, 4, 2, 0x80, 0x0c);
+	put_op(s, &n, 2, 4, 3, 0xc0, 0);                              /* PBA read */
+	put_op(s, &n, 1, (uint8_t)(msix + 2), 1, 0, 0xc000);          /* function mask */
+	put_op(s, &n, 4, 4, 3, 0, 0);                                 /* BAR4 pages */
+	put_op(s, &n, 4, 2, 1, 0, 0);                                 /* BAR2 pages */
+	put_op(s, &n, 1, (uint8_t)(msix + 2), 1, 0, 0);               /* MSI-X off */
+	return n;
+}
+
+static int caps_seed(const char *irq)
+{
+	char arg[64], name[64];
+	const char *args[] = { arg, NULL };
+	struct caps_seed s = { 0 };
+	struct vfio_env_dma *m = vfio_env_dma_new();
+	struct vu_client *c;
+	unsigned nops;
+	pid_t pid;
+	int err = 0;
+
+	snprintf(arg, sizeof(arg), "--irq=%s", irq);
+	c = connect_vu_dma(args, NULL, m, &pid);
+	FUZZ_CHECK(vu_client_negotiate(c) == 0, "vu-dma %s: negotiate", irq);
+	for (unsigned off = 0; off < sizeof(s.cfg) && !err; off += 4)
+		err = vu_dev_region_read(c, VFIO_PCI_CONFIG_REGION_INDEX, off, s.cfg + off, 4);
+	FUZZ_CHECK(!err, "vu-dma %s: config space: %d", irq, err);
+	for (unsigned i = 0; i < 6; i++) {
+		struct vu_region r;
+		uint32_t reg;
+		int fd;
+
+		if (vu_dev_get_region_info(c, i, &r, &fd))
+			continue;
+		if (fd >= 0)
+			close(fd);
+		memcpy(&reg, s.cfg + 0x10 + 4 * i, 4);
+		s.bar[i] = r.size << 2 | (reg & 1) | (((reg >> 1) & 3) == 2 ? 2 : 0);
+	}
+	s.msi_count = irq_count(c, VFIO_PCI_MSI_IRQ_INDEX);
+	s.msix_count = irq_count(c, VFIO_PCI_MSIX_IRQ_INDEX);
+	vu_client_free(&c);
+	reap(pid);
+	vfio_env_dma_free(m);
+	nops = guest_ops(&s);
+	snprintf(name, sizeof(name), "vu-dma-%s", irq);
+	save("fuzz_vfio_caps", name, &s, offsetof(struct caps_seed, ops) + 8 * nops);
+	printf("caps %-14s msi %u msix %u, %u guest operations\n", irq, s.msi_count,
+	       s.msix_count, nops);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const irqs[] = { "intx", "msi", "msix", "msix-bad-bir",
+					    "msix-huge", "cap-loop" };
+	int bad;
+
+	vfio_env_init();
+	if (argc > 2) {
+		fprintf(stderr, "usage: %s [CORPUS_DIR]\n", argv[0]);
+		return 2;
+	}
+	out_dir = argc == 2 ? argv[1] : NULL;
+	bad = client_seeds();
+	for (size_t i = 0; i < sizeof(irqs) / sizeof(irqs[0]); i++)
+		bad |= caps_seed(irqs[i]);
+	return bad ? 1 : 0;
+}

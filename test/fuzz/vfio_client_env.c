@@ -1,0 +1,449 @@
+/* The vfio-user client under fuzzing: call sequence, DMA model, replaying server. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fuzz_check.h"
+#include "fuzz_util.h"
+#include "log.h"
+#include "vfio_client_env.h"
+#include "vu_dev.h"
+#include "../vfio/dma_dev.h"
+
+/* Two DMA windows: one read-write, one read-only (unmapped near the end). */
+#define RW_ADDR 0x100000ull
+#define RW_SIZE 0x4000ull
+#define RO_ADDR 0x200000ull
+#define RO_SIZE 0x1000ull
+
+struct vfio_env_dma {
+	uint8_t rw[RW_SIZE], ro[RO_SIZE];
+	/* Set before the client records a window, cleared after it forgot it:
+	 * always a superset of what the client serves. */
+	atomic_bool rw_live, ro_live;
+	atomic_uint failures;
+};
+
+static int fd_baseline = -1;
+
+void vfio_env_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	vg_log_set_level(getenv("FUZZ_VERBOSE") ? VG_LOG_DEBUG : VG_LOG_ERR);
+}
+
+static bool inside(uint64_t addr, uint64_t len, uint64_t base, uint64_t size)
+{
+	return addr >= base && addr - base <= size && len <= size - (addr - base);
+}
+
+static int env_dma_read(void *opaque, uint64_t addr, void *buf, uint32_t len)
+{
+	struct vfio_env_dma *m = opaque;
+
+	if (atomic_load(&m->rw_live) && inside(addr, len, RW_ADDR, RW_SIZE)) {
+		memcpy(buf, m->rw + (addr - RW_ADDR), len);
+		return 0;
+	}
+	FUZZ_CHECK(atomic_load(&m->ro_live) && inside(addr, len, RO_ADDR, RO_SIZE),
+		   "DMA read of %u bytes at %#llx served outside every window", len,
+		   (unsigned long long)addr);
+	memcpy(buf, m->ro + (addr - RO_ADDR), len);
+	return 0;
+}
+
+static int env_dma_write(void *opaque, uint64_t addr, const void *buf, uint32_t len)
+{
+	struct vfio_env_dma *m = opaque;
+
+	FUZZ_CHECK(atomic_load(&m->rw_live) && inside(addr, len, RW_ADDR, RW_SIZE),
+		   "DMA write of %u bytes at %#llx served outside every writable window", len,
+		   (unsigned long long)addr);
+	memcpy(m->rw + (addr - RW_ADDR), buf, len);
+	return 0;
+}
+
+static void env_failed(void *opaque, int err, const char *why)
+{
+	struct vfio_env_dma *m = opaque;
+
+	FUZZ_CHECK(err < 0 && why && *why, "failed with %d", err);
+	atomic_fetch_add(&m->failures, 1);
+}
+
+static const struct vu_client_ops env_ops = {
+	.dma_read = env_dma_read, .dma_write = env_dma_write, .failed = env_failed,
+};
+
+struct vfio_env_dma *vfio_env_dma_new(void)
+{
+	struct vfio_env_dma *m = calloc(1, sizeof(*m));
+
+	FUZZ_CHECK(m, "out of memory");
+	for (size_t i = 0; i < RW_SIZE; i++)
+		m->rw[i] = (uint8_t)i;
+	memset(m->ro, 0xa5, sizeof(m->ro));
+	return m;
+}
+
+void vfio_env_dma_free(struct vfio_env_dma *m)
+{
+	free(m);
+}
+
+void vfio_env_client_config(struct vu_client_config *cfg, struct vfio_env_dma *m,
+			    int timeout_ms)
+{
+	*cfg = (struct vu_client_config){
+		.name = "fuzz", .call_timeout_ms = timeout_ms, .ops = &env_ops, .opaque = m,
+	};
+}
+
+/* ---- the call sequence ---- */
+
+static void check_rc(int rc, unsigned step)
+{
+	FUZZ_CHECK(rc <= 0 && rc > -4096, "step %u returned %d", step, rc);
+}
+
+static void check_caps(const struct vu_caps *c)
+{
+	FUZZ_CHECK(c->max_msg_fds <= VU_CLIENT_MAX_MSG_FDS && c->max_data_xfer_size >= 1 &&
+		   c->max_data_xfer_size <= 64u << 20 && (c->pgsizes & 4096) &&
+		   c->max_dma_maps >= 1 && !c->twin_socket,
+		   "negotiated fds %u xfer %u pgsizes %#llx maps %u", c->max_msg_fds,
+		   c->max_data_xfer_size, (unsigned long long)c->pgsizes, c->max_dma_maps);
+}
+
+static int region_info(struct vu_client *c, uint32_t index)
+{
+	struct vu_region r;
+	int fd = -2, rc = vu_dev_get_region_info(c, index, &r, &fd);
+
+	if (rc) {
+		FUZZ_CHECK(fd == -1, "fd %d left after an error", fd);
+		return rc;
+	}
+	FUZZ_CHECK(r.index == index && r.size <= (1ULL << 40) &&
+		   r.nr_sparse <= VU_MAX_SPARSE_AREAS, "region %u: index %u size %#llx, %u areas",
+		   index, r.index, (unsigned long long)r.size, r.nr_sparse);
+	for (unsigned i = 0; i < r.nr_sparse; i++)
+		FUZZ_CHECK(r.sparse[i].size && r.sparse[i].offset <= r.size &&
+			   r.sparse[i].size <= r.size - r.sparse[i].offset, "sparse area %u", i);
+	if (fd >= 0) {
+		FUZZ_CHECK(r.flags & VFIO_REGION_INFO_FLAG_MMAP, "fd for an unmappable region");
+		FUZZ_CHECK(fcntl(fd, F_GETFD) >= 0, "fd %d is not open", fd);
+		close(fd);
+	}
+	return 0;
+}
+
+static int dma_map(struct vu_client *c, atomic_bool *live, uint64_t addr, uint64_t size,
+		   uint32_t flags)
+{
+	int rc;
+
+	atomic_store(live, true);
+	rc = vu_dev_dma_map(c, addr, size, flags, -1, 0);
+	if (rc)
+		atomic_store(live, false);
+	return rc;
+}
+
+static int set_intx(struct vu_client *c)
+{
+	int efd = eventfd(0, EFD_CLOEXEC), rc;
+
+	FUZZ_CHECK(efd >= 0, "eventfd");
+	rc = vu_dev_set_irqs(c, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+			     VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd);
+	close(efd);
+	return rc;
+}
+
+static int reg_write(struct vu_client *c, uint64_t reg, uint64_t v, uint32_t len)
+{
+	return vu_dev_region_write(c, VFIO_PCI_BAR0_REGION_INDEX, reg, &v, len);
+}
+
+static int step_info(struct vu_client *c)
+{
+	struct vu_device_info di;
+	int rc = vu_dev_get_info(c, &di);
+
+	if (!rc)
+		FUZZ_CHECK(di.num_regions <= VU_MAX_REGIONS && di.num_irqs <= VU_MAX_IRQ_TYPES,
+			   "%u regions, %u irq types", di.num_regions, di.num_irqs);
+	return rc;
+}
+
+static int step_irq_info(struct vu_client *c)
+{
+	struct vu_irq_info ii;
+	int rc = vu_dev_get_irq_info(c, VFIO_PCI_INTX_IRQ_INDEX, &ii);
+
+	if (!rc)
+		FUZZ_CHECK(ii.index == VFIO_PCI_INTX_IRQ_INDEX, "irq info for %u", ii.index);
+	return rc;
+}
+
+static int step_read(struct vu_client *c, uint32_t region, uint64_t off)
+{
+	uint32_t v;
+
+	return vu_dev_region_read(c, region, off, &v, sizeof(v));
+}
+
+static int step_unmap_ro(struct vu_client *c, struct vfio_env_dma *m)
+{
+	int rc = vu_dev_dma_unmap(c, RO_ADDR, RO_SIZE);
+
+	atomic_store(&m->ro_live, false);   /* forgotten by the client either way */
+	return rc;
+}
+
+static int run_step(struct vu_client *c, struct vfio_env_dma *m, unsigned i)
+{
+	switch (i) {
+	case 0: return vu_client_negotiate(c);
+	case 1: return step_info(c);
+	case 2: return dma_map(c, &m->rw_live, RW_ADDR, RW_SIZE, VU_DMA_READ | VU_DMA_WRITE);
+	case 3: return dma_map(c, &m->ro_live, RO_ADDR, RO_SIZE, VU_DMA_READ);
+	case 4: return region_info(c, VFIO_PCI_BAR0_REGION_INDEX);
+	case 5: return region_info(c, VFIO_PCI_BAR2_REGION_INDEX);
+	case 6: return step_irq_info(c);
+	case 7: return set_intx(c);
+	case 8: return step_read(c, VFIO_PCI_CONFIG_REGION_INDEX, 0);
+	case 9: return reg_write(c, DMA_DEV_REG_SRC, RW_ADDR, 8);
+	case 10: return reg_write(c, DMA_DEV_REG_DST, RW_ADDR + 0x1000, 8);
+	case 11: return reg_write(c, DMA_DEV_REG_LEN, 64, 4);
+	case 12: return reg_write(c, DMA_DEV_REG_DOORBELL, 1, 4);
+	case 13: return step_read(c, VFIO_PCI_BAR0_REGION_INDEX, DMA_DEV_REG_STATUS);
+	case 14: return step_unmap_ro(c, m);
+	case 15: return vu_dev_reset(c);
+	default:
+		return vu_dev_set_irqs(c, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+				       VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL);
+	}
+}
+
+uint32_t vfio_env_session(struct vu_client *c, struct vfio_env_dma *m)
+{
+	uint32_t ok = 0;
+	unsigned failures;
+
+	for (unsigned i = 0; i < VFIO_ENV_STEPS; i++) {
+		int rc = run_step(c, m, i);
+
+		check_rc(rc, i);
+		if (i == 0 && !rc)
+			check_caps(vu_client_caps(c));
+		ok |= rc ? 0 : 1u << i;
+	}
+	/* Failure is sticky and reported exactly once. */
+	failures = atomic_load(&m->failures);
+	FUZZ_CHECK(failures <= 1, "failed callback ran %u times", failures);
+	if (vu_client_failed(c)) {
+		FUZZ_CHECK(failures == 1, "failed without the callback");
+		FUZZ_CHECK(vu_dev_reset(c) == -ENOTCONN, "a failed client still calls");
+	}
+	return ok;
+}
+
+/* ---- the replaying server ---- */
+
+struct replay {
+	int fd;
+	const uint8_t *buf;
+	size_t len;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned commands, replies;
+	bool client_done;
+};
+
+/* Every message waits for a call in progress: replies are never early and
+ * server commands arrive while the client waits, as a server doing DMA
+ * for a command would send them. */
+static bool wait_call(struct replay *r)
+{
+	struct timespec ts;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_mutex_lock(&r->lock);
+	while (r->commands <= r->replies && !r->client_done &&
+	       pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
+		;
+	done = r->client_done;
+	pthread_mutex_unlock(&r->lock);
+	return !done;
+}
+
+static int send_chunk(int fd, const uint8_t *p, size_t n, unsigned nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 20)];
+		struct cmsghdr align;
+	} ctl;
+	struct vu_hdr h;
+	struct iovec iov[2] = { { (void *)p, n }, { NULL, 0 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
+	int fds[20], rc;
+
+	if (n >= sizeof(h)) {
+		memcpy(&h, p, sizeof(h));
+		h.flags &= ~VFIO_ENV_FD_MASK;
+		iov[0] = (struct iovec){ &h, sizeof(h) };
+		iov[1] = (struct iovec){ (void *)(p + sizeof(h)), n - sizeof(h) };
+		mh.msg_iovlen = 2;
+	}
+	for (unsigned i = 0; i < nfds; i++)
+		FUZZ_CHECK((fds[i] = eventfd(0, EFD_CLOEXEC)) >= 0, "eventfd");
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	rc = sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	return rc;
+}
+
+static void *feeder(void *arg)
+{
+	struct replay *r = arg;
+	size_t off = 0;
+
+	while (off < r->len && wait_call(r)) {
+		size_t n = r->len - off;
+		unsigned nfds = 0;
+		struct vu_hdr h;
+
+		if (n >= sizeof(h)) {
+			memcpy(&h, r->buf + off, sizeof(h));
+			if (h.msg_size >= sizeof(h) && h.msg_size < n)
+				n = h.msg_size;
+			nfds = (h.flags & VFIO_ENV_FD_MASK) >> VFIO_ENV_FD_SHIFT;
+			nfds = nfds == 15 ? 20 : nfds;
+			if (vu_hdr_is_reply(&h)) {
+				pthread_mutex_lock(&r->lock);
+				r->replies++;
+				pthread_mutex_unlock(&r->lock);
+			}
+		}
+		if (send_chunk(r->fd, r->buf + off, n, nfds))
+			break;
+		off += n;
+	}
+	shutdown(r->fd, SHUT_WR);
+	return NULL;
+}
+
+/* Read exactly @len bytes (into @buf, or discarded), closing descriptors. */
+static int drain_read(int fd, void *buf, size_t len)
+{
+	static _Thread_local uint8_t scratch[65536];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} ctl;
+
+	while (len) {
+		size_t want = buf || len < sizeof(scratch) ? len : sizeof(scratch);
+		struct iovec v = { buf ? buf : scratch, want };
+		struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n <= 0)
+			return -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(((int *)CMSG_DATA(c))[i]);
+		len -= (size_t)n;
+		if (buf)
+			buf = (uint8_t *)buf + n;
+	}
+	return 0;
+}
+
+/* Read what the client sends; count its commands. */
+static void *drainer(void *arg)
+{
+	struct replay *r = arg;
+	struct vu_hdr h;
+
+	while (drain_read(r->fd, &h, sizeof(h)) == 0 && h.msg_size >= sizeof(h) &&
+	       drain_read(r->fd, NULL, h.msg_size - sizeof(h)) == 0) {
+		if ((h.flags & VU_F_TYPE_MASK) != VU_F_TYPE_COMMAND)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		r->commands++;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->client_done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+uint32_t vfio_env_replay(const uint8_t *buf, size_t len, int timeout_ms)
+{
+	struct replay r = { .buf = buf, .len = len };
+	struct vu_client_config cfg;
+	struct vfio_env_dma *m;
+	struct vu_client *c;
+	struct vu_tran *t;
+	pthread_t ft, dt;
+	uint32_t ok;
+	int sv[2], fds;
+
+	if (fd_baseline < 0)
+		fd_baseline = fuzz_count_fds(-1);
+	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+	r.fd = sv[1];
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_cond_init(&r.cond, NULL);
+	m = vfio_env_dma_new();
+	vfio_env_client_config(&cfg, m, timeout_ms);
+	FUZZ_CHECK(vu_tran_fd_new(&t, sv[0], sv[0]) == 0, "transport");
+	FUZZ_CHECK(vu_client_new(&c, t, &cfg) == 0, "client");
+	FUZZ_CHECK(pthread_create(&ft, NULL, feeder, &r) == 0 &&
+		   pthread_create(&dt, NULL, drainer, &r) == 0, "threads");
+	ok = vfio_env_session(c, m);
+	vu_client_free(&c);   /* shuts the socket down: both threads end */
+	pthread_join(ft, NULL);
+	pthread_join(dt, NULL);
+	close(sv[1]);
+	pthread_cond_destroy(&r.cond);
+	pthread_mutex_destroy(&r.lock);
+	vfio_env_dma_free(m);
+	fds = fuzz_count_fds(fd_baseline);
+	if (fds != fd_baseline)
+		fuzz_dump_fds();
+	FUZZ_CHECK(fds == fd_baseline, "%d fds open after the session, %d before", fds,
+		   fd_baseline);
+	return ok;
+}
