@@ -253,7 +253,7 @@ static int deliver_reply(struct vu_client *c, const struct vu_hdr *h,
 	} else {
 		c->pending_err = 0;
 		call->reply_len = len;
-		if (call->reply)
+		if (call->reply && len)   /* an empty reply has no body (NULL) */
 			memcpy(call->reply, body, len < call->reply_max ? len : call->reply_max);
 		keep = nfds < call->rfds_max ? nfds : call->rfds_max;
 		if (keep)
