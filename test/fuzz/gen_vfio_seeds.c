@@ -10,6 +10,9 @@
  *                      counts, plus guest operations that enable MSI/MSI-X
  *   fuzz_vfio_msg      the VERSION and region info replies and headers cut
  *                      out of the recordings
+ *   fuzz_vfio_attach   what vu-dma sends while vigild attaches it to a VM
+ *                      (vfio_set_new through a recording proxy), replayed
+ *                      into a second attach that must end the same way
  *
  * Usage: fuzz_vfio_gen_seeds DIR   (writes DIR/fuzz_vfio_*; the corpus is
  * test/fuzz/corpus). Without DIR it only records and replays (a test).
@@ -17,6 +20,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <linux/vfio.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,11 +29,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fuzz_check.h"
+#include "kvm_host.h"
 #include "vfio_client_env.h"
+#include "vfio_dev.h"
+#include "vm.h"
 #include "vu_dev.h"
 #include "../vfio/dma_dev.h"
 
@@ -389,6 +398,220 @@ static int caps_seed(const char *irq)
 	return 0;
 }
 
+/* ---- fuzz_vfio_attach: vigild attaching to vu-dma through a proxy ---- */
+
+struct proxy {
+	int listen_fd, server_fd;
+	struct record rec;
+	pthread_t thread;
+};
+
+/* One message from @fd with its descriptors; 0 or -1 at end of stream. */
+static int msg_in(int fd, uint8_t **body, struct vu_hdr *h, int *fds, unsigned *nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} ctl;
+	size_t got = 0, len = sizeof(*h);
+	uint8_t *p = (uint8_t *)h;
+
+	*nfds = 0;
+	for (int part = 0; part < 2; part++) {
+		while (got < len) {
+			struct iovec v = { p + got, len - got };
+			struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1,
+					     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+			ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
+			if (n <= 0)
+				return -1;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+				for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) &&
+				     *nfds < 16; i++)
+					fds[(*nfds)++] = ((int *)CMSG_DATA(c))[i];
+			got += (size_t)n;
+		}
+		if (part == 0) {
+			if (h->msg_size < sizeof(*h))
+				return -1;
+			len = h->msg_size - sizeof(*h);
+			*body = malloc(len ? len : 1);
+			FUZZ_CHECK(*body, "out of memory");
+			p = *body;
+			got = 0;
+		}
+	}
+	return 0;
+}
+
+static int msg_out(int fd, const struct vu_hdr *h, const uint8_t *body, const int *fds,
+		   unsigned nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec v[2] = { { (void *)h, sizeof(*h) }, { (void *)body, h->msg_size - sizeof(*h) } };
+	struct msghdr mh = { .msg_iov = v, .msg_iovlen = 2 };
+
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)h->msg_size ? 0 : -1;
+}
+
+/* Forward one message from @from to @to; record it if it came from the
+ * server (with its descriptor count in the flag bits). */
+static int forward(struct proxy *px, int from, int to, bool record)
+{
+	struct vu_hdr h, rh;
+	uint8_t *body = NULL;
+	int fds[16], err;
+	unsigned nfds;
+
+	err = msg_in(from, &body, &h, fds, &nfds);
+	if (!err && record) {
+		rh = h;
+		rh.flags |= (nfds < 15 ? nfds : 15) << VFIO_ENV_FD_SHIFT;
+		rec_append(&px->rec, &rh, sizeof(rh));
+		rec_append(&px->rec, body, h.msg_size - sizeof(h));
+	}
+	if (!err)
+		err = msg_out(to, &h, body, fds, nfds);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	free(body);
+	return err;
+}
+
+static void *proxy_main(void *arg)
+{
+	struct proxy *px = arg;
+	int c = accept4(px->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	struct pollfd p[2] = { { .fd = c, .events = POLLIN }, { .fd = px->server_fd, .events = POLLIN } };
+
+	while (c >= 0 && poll(p, 2, -1) > 0) {
+		if ((p[0].revents && forward(px, c, px->server_fd, false)) ||
+		    (p[1].revents && forward(px, px->server_fd, c, true)))
+			break;
+	}
+	if (c >= 0)
+		close(c);
+	return NULL;
+}
+
+static struct vm *attach_vm(struct kvm_host *kvm)
+{
+	struct vm_config cfg = { .mem_size = 4 << 20, .nr_vcpus = 1, .irqchip = true };
+	char why[256];
+	struct vm *vm;
+
+	FUZZ_CHECK(vm_create(&vm, kvm, &cfg, why, sizeof(why)) == 0, "%s", why);
+	return vm;
+}
+
+/* Attach to whatever listens on @path; the device's state as a string. */
+static void attach_once(struct vm *vm, const char *path, char *out, size_t len)
+{
+	char spec[160], why[256] = "";
+	const char *args[1] = { spec };
+	struct vfio_set *set;
+	struct vfio_dev *d;
+	size_t n;
+
+	snprintf(spec, sizeof(spec), "vfio-user,socket=%s,timeout=2000", path);
+	FUZZ_CHECK(vfio_set_new(&set, vm, args, 1, why, sizeof(why)) == 0, "%s", why);
+	d = vfio_set_dev(set, 0);
+	n = (size_t)snprintf(out, len, "%s BARs", vfio_dev_failed(d) ? "failed" : "working");
+	for (unsigned i = 0; i < 6 && n < len; i++)
+		n += (size_t)snprintf(out + n, len - n, " %llx", (unsigned long long)vfio_dev_bar(d, i));
+	vfio_set_free(&set);
+}
+
+static int listen_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	FUZZ_CHECK(l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0,
+		   "listen on %s", path);
+	return l;
+}
+
+static int attach_seed(struct kvm_host *kvm, const char *name, const char *const *args)
+{
+	char path[108], live[160], replayed[160];
+	struct proxy px = { .listen_fd = -1 };
+	struct vfio_env_server *srv;
+	struct vm *vm = attach_vm(kvm);
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/tmp/vigil-fuzz-vfio-gen.%d", (int)getpid());
+	px.listen_fd = listen_path(path);
+	pid = spawn_vu_dma(&px.server_fd, args);
+	FUZZ_CHECK(pthread_create(&px.thread, NULL, proxy_main, &px) == 0, "thread");
+	attach_once(vm, path, live, sizeof(live));
+	shutdown(px.server_fd, SHUT_RDWR);
+	pthread_join(px.thread, NULL);
+	close(px.server_fd);
+	close(px.listen_fd);
+	reap(pid);
+
+	px.listen_fd = listen_path(path);
+	srv = vfio_env_server_start(-1, px.listen_fd, px.rec.buf, px.rec.len, true);
+	attach_once(vm, path, replayed, sizeof(replayed));
+	vfio_env_server_finish(srv);
+	close(px.listen_fd);
+	unlink(path);
+	vm_free(vm);
+	printf("attach %-16s %5zu bytes  live: %s; replayed: %s%s\n", name, px.rec.len, live,
+	       replayed, strcmp(live, replayed) ? "  MISMATCH" : "");
+	save("fuzz_vfio_attach", name, px.rec.buf, px.rec.len);
+	free(px.rec.buf);
+	return strcmp(live, replayed) != 0;
+}
+
+static int attach_seeds(void)
+{
+	static const struct {
+		const char *name;
+		const char *args[3];
+	} a[] = {
+		{ "vu-dma-intx", { NULL } },
+		{ "vu-dma-msi", { "--irq=msi", NULL } },
+		{ "vu-dma-msix", { "--irq=msix", NULL } },
+		{ "vu-dma-msix-bad-bir", { "--irq=msix-bad-bir", NULL } },
+		{ "vu-dma-cap-loop", { "--irq=cap-loop", NULL } },
+		{ "vu-dma-one-fd", { "--irq=msix", "--caps={\"capabilities\":{\"max_msg_fds\":1}}",
+				     NULL } },
+		{ "vu-dma-no-fds", { "--caps={\"capabilities\":{\"max_msg_fds\":0}}", NULL } },
+	};
+	struct kvm_host kvm;
+	char why[256];
+	int bad = 0;
+
+	if (kvm_host_open(&kvm, NULL, why, sizeof(why))) {
+		printf("attach seeds skipped: %s\n", why);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+		bad |= attach_seed(&kvm, a[i].name, a[i].args);
+	kvm_host_close(&kvm);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const irqs[] = { "intx", "msi", "msix", "msix-bad-bir",
@@ -404,5 +627,6 @@ int main(int argc, char **argv)
 	bad = client_seeds();
 	for (size_t i = 0; i < sizeof(irqs) / sizeof(irqs[0]); i++)
 		bad |= caps_seed(irqs[i]);
+	bad |= attach_seeds();
 	return bad ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #   -b DIR       build directory (default build-fuzz-clang next to the tree)
 #   TARGET       fuzz_elf fuzz_descriptor fuzz_plugin_main fuzz_plugin_vcpu fuzz_plugin_io
 #                fuzz_kvmi fuzz_policy fuzz_vfio_client fuzz_vfio_caps fuzz_vfio_msg
+#                fuzz_vfio_attach
 #                (default: all)
 #
 # New inputs go to DIR/fuzz-corpus/TARGET (kept between runs, so long runs
@@ -29,7 +30,7 @@ while getopts t:b: opt; do
 done
 shift $((OPTIND - 1))
 targets=${*:-fuzz_elf fuzz_descriptor fuzz_plugin_main fuzz_plugin_vcpu fuzz_plugin_io fuzz_kvmi fuzz_policy
-	fuzz_vfio_client fuzz_vfio_caps fuzz_vfio_msg}
+	fuzz_vfio_client fuzz_vfio_caps fuzz_vfio_msg fuzz_vfio_attach}
 
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,10 +263,12 @@ uint32_t vfio_env_session(struct vu_client *c, struct vfio_env_dma *m)
 
 /* ---- the replaying server ---- */
 
-struct replay {
-	int fd;
+struct vfio_env_server {
+	int fd, listen_fd;
+	bool memfds;
 	const uint8_t *buf;
 	size_t len;
+	pthread_t feeder, drainer;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned commands, replies;
@@ -275,13 +278,13 @@ struct replay {
 /* Every message waits for a call in progress: replies are never early and
  * server commands arrive while the client waits, as a server doing DMA
  * for a command would send them. */
-static bool wait_call(struct replay *r)
+static bool wait_call(struct vfio_env_server *r, int secs)
 {
 	struct timespec ts;
 	bool done;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
+	ts.tv_sec += secs;
 	pthread_mutex_lock(&r->lock);
 	while (r->commands <= r->replies && !r->client_done &&
 	       pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
@@ -291,7 +294,18 @@ static bool wait_call(struct replay *r)
 	return !done;
 }
 
-static int send_chunk(int fd, const uint8_t *p, size_t n, unsigned nfds)
+/* A descriptor to attach: an eventfd, or a 64 KiB memfd (mappable). */
+static int make_fd(bool memfd)
+{
+	int fd = memfd ? memfd_create("fuzz-vfio", MFD_CLOEXEC) : eventfd(0, EFD_CLOEXEC);
+
+	FUZZ_CHECK(fd >= 0, "cannot create a descriptor");
+	if (memfd)
+		FUZZ_CHECK(ftruncate(fd, 65536) == 0, "ftruncate");
+	return fd;
+}
+
+static int send_chunk(struct vfio_env_server *r, const uint8_t *p, size_t n, unsigned nfds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 20)];
@@ -310,7 +324,7 @@ static int send_chunk(int fd, const uint8_t *p, size_t n, unsigned nfds)
 		mh.msg_iovlen = 2;
 	}
 	for (unsigned i = 0; i < nfds; i++)
-		FUZZ_CHECK((fds[i] = eventfd(0, EFD_CLOEXEC)) >= 0, "eventfd");
+		fds[i] = make_fd(r->memfds);
 	if (nfds) {
 		struct cmsghdr *c;
 
@@ -323,18 +337,17 @@ static int send_chunk(int fd, const uint8_t *p, size_t n, unsigned nfds)
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
-	rc = sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
+	rc = sendmsg(r->fd, &mh, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
 	return rc;
 }
 
-static void *feeder(void *arg)
+static void feed(struct vfio_env_server *r)
 {
-	struct replay *r = arg;
 	size_t off = 0;
 
-	while (off < r->len && wait_call(r)) {
+	while (off < r->len && wait_call(r, 1)) {
 		size_t n = r->len - off;
 		unsigned nfds = 0;
 		struct vu_hdr h;
@@ -351,12 +364,14 @@ static void *feeder(void *arg)
 				pthread_mutex_unlock(&r->lock);
 			}
 		}
-		if (send_chunk(r->fd, r->buf + off, n, nfds))
+		if (send_chunk(r, r->buf + off, n, nfds))
 			break;
 		off += n;
 	}
+	/* Out of input: close when the client calls (it would wait in vain)
+	 * or leaves, not while it is idle (a live server stays connected). */
+	wait_call(r, 5);
 	shutdown(r->fd, SHUT_WR);
-	return NULL;
 }
 
 /* Read exactly @len bytes (into @buf, or discarded), closing descriptors. */
@@ -387,10 +402,18 @@ static int drain_read(int fd, void *buf, size_t len)
 	return 0;
 }
 
+static void client_gone(struct vfio_env_server *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->client_done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Read what the client sends; count its commands. */
 static void *drainer(void *arg)
 {
-	struct replay *r = arg;
+	struct vfio_env_server *r = arg;
 	struct vu_hdr h;
 
 	while (drain_read(r->fd, &h, sizeof(h)) == 0 && h.msg_size >= sizeof(h) &&
@@ -402,48 +425,93 @@ static void *drainer(void *arg)
 		pthread_cond_broadcast(&r->cond);
 		pthread_mutex_unlock(&r->lock);
 	}
-	pthread_mutex_lock(&r->lock);
-	r->client_done = true;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	client_gone(r);
 	return NULL;
+}
+
+/* Accept the client if need be, then read (drainer) and write (here). */
+static void *feeder(void *arg)
+{
+	struct vfio_env_server *r = arg;
+	bool drainer_up = false;
+
+	if (r->listen_fd >= 0)
+		r->fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (r->fd >= 0)
+		drainer_up = pthread_create(&r->drainer, NULL, drainer, r) == 0;
+	if (drainer_up)
+		feed(r);
+	else
+		client_gone(r);
+	if (drainer_up)
+		pthread_join(r->drainer, NULL);
+	return NULL;
+}
+
+struct vfio_env_server *vfio_env_server_start(int fd, int listen_fd, const uint8_t *buf,
+					      size_t len, bool memfds)
+{
+	struct vfio_env_server *r = calloc(1, sizeof(*r));
+
+	FUZZ_CHECK(r, "out of memory");
+	*r = (struct vfio_env_server){
+		.fd = fd, .listen_fd = listen_fd, .memfds = memfds, .buf = buf, .len = len,
+	};
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	FUZZ_CHECK(pthread_create(&r->feeder, NULL, feeder, r) == 0, "thread");
+	return r;
+}
+
+void vfio_env_server_finish(struct vfio_env_server *r)
+{
+	/* A client that never connected: wake accept. */
+	if (r->listen_fd >= 0)
+		shutdown(r->listen_fd, SHUT_RDWR);
+	pthread_join(r->feeder, NULL);
+	if (r->fd >= 0)
+		close(r->fd);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void vfio_env_check_fds(const char *when)
+{
+	int fds;
+
+	if (fd_baseline < 0) {
+		fd_baseline = fuzz_count_fds(-1);
+		return;
+	}
+	fds = fuzz_count_fds(fd_baseline);
+	if (fds != fd_baseline)
+		fuzz_dump_fds();
+	FUZZ_CHECK(fds == fd_baseline, "%d fds open %s, %d before", fds, when, fd_baseline);
 }
 
 uint32_t vfio_env_replay(const uint8_t *buf, size_t len, int timeout_ms)
 {
-	struct replay r = { .buf = buf, .len = len };
 	struct vu_client_config cfg;
+	struct vfio_env_server *r;
 	struct vfio_env_dma *m;
 	struct vu_client *c;
 	struct vu_tran *t;
-	pthread_t ft, dt;
 	uint32_t ok;
-	int sv[2], fds;
+	int sv[2];
 
 	if (fd_baseline < 0)
-		fd_baseline = fuzz_count_fds(-1);
+		vfio_env_check_fds("");
 	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
-	r.fd = sv[1];
-	pthread_mutex_init(&r.lock, NULL);
-	pthread_cond_init(&r.cond, NULL);
 	m = vfio_env_dma_new();
 	vfio_env_client_config(&cfg, m, timeout_ms);
 	FUZZ_CHECK(vu_tran_fd_new(&t, sv[0], sv[0]) == 0, "transport");
 	FUZZ_CHECK(vu_client_new(&c, t, &cfg) == 0, "client");
-	FUZZ_CHECK(pthread_create(&ft, NULL, feeder, &r) == 0 &&
-		   pthread_create(&dt, NULL, drainer, &r) == 0, "threads");
+	r = vfio_env_server_start(sv[1], -1, buf, len, false);
 	ok = vfio_env_session(c, m);
-	vu_client_free(&c);   /* shuts the socket down: both threads end */
-	pthread_join(ft, NULL);
-	pthread_join(dt, NULL);
-	close(sv[1]);
-	pthread_cond_destroy(&r.cond);
-	pthread_mutex_destroy(&r.lock);
+	vu_client_free(&c);   /* shuts the socket down: the server's threads end */
+	vfio_env_server_finish(r);
 	vfio_env_dma_free(m);
-	fds = fuzz_count_fds(fd_baseline);
-	if (fds != fd_baseline)
-		fuzz_dump_fds();
-	FUZZ_CHECK(fds == fd_baseline, "%d fds open after the session, %d before", fds,
-		   fd_baseline);
+	vfio_env_check_fds("after the session");
 	return ok;
 }

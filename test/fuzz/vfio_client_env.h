@@ -13,6 +13,7 @@
 #ifndef VIGIL_FUZZ_VFIO_CLIENT_ENV_H
 #define VIGIL_FUZZ_VFIO_CLIENT_ENV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,21 @@ void vfio_env_client_config(struct vu_client_config *cfg, struct vfio_env_dma *m
  * that make vu-dma copy by DMA, unmap, reset). Every result is checked
  * (FUZZ_CHECK). Returns a mask of the steps that succeeded. */
 uint32_t vfio_env_session(struct vu_client *c, struct vfio_env_dma *m);
+
+/* A server replaying @buf to the client on the connected socket @fd, or on
+ * the first connection accepted on @listen_fd (then @fd is -1): a feeder
+ * thread releases one message per call in progress, a drainer thread reads
+ * and counts what the client sends (closing its descriptors). Attached
+ * descriptors are eventfds, or 64 KiB memfds if @memfds. */
+struct vfio_env_server;
+struct vfio_env_server *vfio_env_server_start(int fd, int listen_fd, const uint8_t *buf,
+					      size_t len, bool memfds);
+/* After the client closed its side: join, close, free (the listening
+ * socket is shut down, so a client that never came ends the wait). */
+void vfio_env_server_finish(struct vfio_env_server *s);
+/* The first call takes a baseline of open descriptors; later calls check
+ * against it (a failed check is a finding). */
+void vfio_env_check_fds(const char *when);
 
 /* The session against a server replaying @buf (socketpair, the real fd
  * transport). Checks no descriptor is left. Returns the step mask. */
