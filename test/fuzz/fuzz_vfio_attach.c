@@ -11,14 +11,20 @@
  * info and BAR registers of every BAR, BAR placement in the MMIO hole or the
  * ports (mapped areas become memslots), DMA_MAP of guest RAM with its memfd,
  * INTx (pin, IRQ info, an irqfd and SET_IRQS), MSI/MSI-X setup against the
- * VM's GSI routing. Call timeout 100 ms.
+ * VM's GSI routing. Odd-length inputs attach with trace-dma=on (DMA by
+ * message, every access checked by the page policy). Then a guest's first
+ * look, through the PCI host ports and the BARs as a vCPU would: the config
+ * header, the capability chain, MSI and MSI-X switched on (eventfds to the
+ * server, routes and irqfds in KVM), an MSI-X entry written, masked, off,
+ * the first dword of each MMIO BAR. Call timeout 100 ms.
  *
  * One VM (4 MiB, irqchip, vCPUs never run) serves every input. Checked for
  * every input: vfio_set_new succeeds (a bad server fails its device, never
  * the VM); a device that did not fail has its BARs inside the MMIO hole
  * below the IOAPIC or in ports 0x1000-0xffff, aligned to their size, not
  * overlapping; after vfio_set_free the VM is as before: the same memslots,
- * nothing left on the MMIO and port buses, no descriptor left open.
+ * nothing left on the MMIO and port buses, no MSI route, no descriptor
+ * left open.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -30,6 +36,7 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
+#include "irq_routing.h"
 #include "kvm_host.h"
 #include "vfio_client_env.h"
 #include "vfio_dev.h"
@@ -96,14 +103,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *args[1] = { spec };
 	struct vfio_env_server *srv;
 	struct vfio_set *set = NULL;
+	struct irq_routing_stats st;
 	int l = listen_here(), err;
 
 	srv = vfio_env_server_start(-1, l, data, size, true);
-	snprintf(spec, sizeof(spec), "vfio-user,socket=%s,timeout=100", addr.sun_path);
+	/* Odd lengths: DMA by message, checked by the page policy. */
+	snprintf(spec, sizeof(spec), "vfio-user,socket=%s,timeout=100%s", addr.sun_path,
+		 size & 1 ? ",trace-dma=on" : "");
 	err = vfio_set_new(&set, vm, args, 1, why, sizeof(why));
 	FUZZ_CHECK(err == 0, "vfio_set_new: %d (%s)", err, why);
 	if (!vfio_dev_failed(vfio_set_dev(set, 0)))
 		check_bars(vfio_set_dev(set, 0));
+	vfio_env_guest_probe(vm, vfio_set_dev(set, 0));
 	vfio_set_free(&set);
 	FUZZ_CHECK(!set, "vfio_set_free leaves the set");
 	vfio_env_server_finish(srv);
@@ -115,6 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   "MMIO still decoded after detach");
 	FUZZ_CHECK(!iobus_overlaps(&vm->pio, 0xcf8, 0x10000 - 0xcf8),
 		   "ports still decoded after detach");
+	irq_routing_stats(vm->irq_routing, &st);
+	FUZZ_CHECK(st.nr_msi == 0, "%u MSI routes left after detach", st.nr_msi);
 	vfio_env_check_fds("after detach");
 	return 0;
 }

@@ -535,6 +535,10 @@ static void attach_once(struct vm *vm, const char *path, char *out, size_t len)
 	n = (size_t)snprintf(out, len, "%s BARs", vfio_dev_failed(d) ? "failed" : "working");
 	for (unsigned i = 0; i < 6 && n < len; i++)
 		n += (size_t)snprintf(out + n, len - n, " %llx", (unsigned long long)vfio_dev_bar(d, i));
+	vfio_env_guest_probe(vm, d);
+	if (n < len)
+		snprintf(out + n, len - n, ", after the probe %s",
+			 vfio_dev_failed(d) ? "failed" : "working");
 	vfio_set_free(&set);
 }
 
@@ -552,7 +556,7 @@ static int listen_path(const char *path)
 
 static int attach_seed(struct kvm_host *kvm, const char *name, const char *const *args)
 {
-	char path[108], live[160], replayed[160];
+	char path[108], live[200], replayed[200];
 	struct proxy px = { .listen_fd = -1 };
 	struct vfio_env_server *srv;
 	struct vm *vm = attach_vm(kvm);

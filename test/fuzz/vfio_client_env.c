@@ -18,6 +18,10 @@
 #include "fuzz_util.h"
 #include "log.h"
 #include "vfio_client_env.h"
+#include "iobus.h"
+#include "pci_host.h"
+#include "vfio_dev.h"
+#include "vm.h"
 #include "vu_dev.h"
 #include "../vfio/dma_dev.h"
 
@@ -259,6 +263,72 @@ uint32_t vfio_env_session(struct vu_client *c, struct vfio_env_dma *m)
 		FUZZ_CHECK(vu_dev_reset(c) == -ENOTCONN, "a failed client still calls");
 	}
 	return ok;
+}
+
+/* ---- a guest's first look at the device, through the PCI host ports and
+ * the BARs (vCPU-thread paths: config forwarding and patching, the emulated
+ * capabilities, MSI/MSI-X switching on the VM's real routing, BAR traps) ---- */
+
+static uint32_t cfg_rw(struct vm *vm, unsigned slot, unsigned off, bool is_write, uint32_t v, unsigned len)
+{
+	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc);
+
+	iobus_dispatch(&vm->pio, NULL, PCI_HOST_PORT_ADDR, true, &a, 4);
+	iobus_dispatch(&vm->pio, NULL, PCI_HOST_PORT_DATA + (off & 3), is_write, &v, len);
+	return v;
+}
+
+static void bar_rw(struct vm *vm, uint64_t gpa, bool is_write, uint32_t v)
+{
+	iobus_dispatch(&vm->mmio, NULL, gpa, is_write, &v, 4);
+}
+
+static void probe_msix(struct vm *vm, struct vfio_dev *d, unsigned slot, unsigned at)
+{
+	uint32_t table = cfg_rw(vm, slot, at + 4, false, 0, 4);
+	uint64_t base = (table & 7) < 6 ? vfio_dev_bar(d, table & 7) : 0;
+	uint64_t entry = base + (table & ~7u);
+
+	cfg_rw(vm, slot, at + 2, true, 0x8000, 2);               /* enable */
+	if (base) {
+		bar_rw(vm, entry, true, 0xfee00000u);            /* address */
+		bar_rw(vm, entry + 8, true, 0x31);               /* data */
+		bar_rw(vm, entry + 12, true, 0);                 /* unmask */
+		bar_rw(vm, entry + 12, false, 0);
+	}
+	cfg_rw(vm, slot, at + 2, true, 0xc000, 2);               /* function mask */
+	cfg_rw(vm, slot, at + 2, true, 0, 2);                    /* off */
+}
+
+static void probe_msi(struct vm *vm, unsigned slot, unsigned at)
+{
+	cfg_rw(vm, slot, at + 4, true, 0xfee00000u, 4);
+	cfg_rw(vm, slot, at + 2, true, 0x0011, 2);               /* on, 2 vectors */
+	cfg_rw(vm, slot, at + 2, false, 0, 2);
+	cfg_rw(vm, slot, at + 2, true, 0, 2);                    /* off */
+}
+
+void vfio_env_guest_probe(struct vm *vm, struct vfio_dev *d)
+{
+	unsigned slot = vfio_dev_slot(d), at, n = 0;
+
+	for (unsigned off = 0; off < 0x40; off += 4)
+		if (off < 0x10 || off >= 0x28)                /* not the BAR registers */
+			cfg_rw(vm, slot, off, false, 0, 4);
+	if (!(cfg_rw(vm, slot, 0x06, false, 0, 2) & 0x10))
+		return;
+	for (at = cfg_rw(vm, slot, 0x34, false, 0, 1) & 0xfc; at >= 0x40 && n < 48; n++) {
+		uint32_t hdr = cfg_rw(vm, slot, at, false, 0, 4);
+
+		if ((hdr & 0xff) == 0x11)
+			probe_msix(vm, d, slot, at);
+		else if ((hdr & 0xff) == 0x05)
+			probe_msi(vm, slot, at);
+		at = (hdr >> 8) & 0xfc;
+	}
+	for (unsigned i = 0; i < 6; i++)
+		if (vfio_dev_bar(d, i) >= VM_MMIO_HOLE_START)
+			bar_rw(vm, vfio_dev_bar(d, i), false, 0);
 }
 
 /* ---- the replaying server ---- */

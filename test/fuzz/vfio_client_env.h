@@ -41,6 +41,15 @@ void vfio_env_client_config(struct vu_client_config *cfg, struct vfio_env_dma *m
  * (FUZZ_CHECK). Returns a mask of the steps that succeeded. */
 uint32_t vfio_env_session(struct vu_client *c, struct vfio_env_dma *m);
 
+/* A guest's first look at an attached device @d of @vm, through the PCI
+ * host ports and the BARs as a vCPU would (no vCPU runs): the config
+ * header, the capability chain, MSI and MSI-X switched on (eventfds to the
+ * server, routes and irqfds in KVM), an MSI-X entry written, then masked and
+ * off, the first dword of each MMIO BAR. */
+struct vm;
+struct vfio_dev;
+void vfio_env_guest_probe(struct vm *vm, struct vfio_dev *d);
+
 /* A server replaying @buf to the client on the connected socket @fd, or on
  * the first connection accepted on @listen_fd (then @fd is -1): a feeder
  * thread releases one message per call in progress, a drainer thread reads
