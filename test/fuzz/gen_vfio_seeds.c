@@ -554,6 +554,56 @@ static int listen_path(const char *path)
 	return l;
 }
 
+static void put_dma(struct record *r, uint16_t id, uint16_t cmd, uint64_t gpa, uint32_t len)
+{
+	struct vu_dma_access a = { gpa, len };
+	struct vu_hdr h = { id, cmd, (uint32_t)(sizeof(h) + sizeof(a)), VU_F_TYPE_COMMAND, 0 };
+	uint8_t data[16];
+
+	memset(data, 0x5a, sizeof(data));
+	if (cmd == VU_CMD_DMA_WRITE)
+		h.msg_size += len;
+	rec_append(r, &h, sizeof(h));
+	rec_append(r, &a, sizeof(a));
+	if (cmd == VU_CMD_DMA_WRITE)
+		rec_append(r, data, len);
+}
+
+/* The attach recording with server DMA requests spliced in after the DMA_MAP
+ * reply (vu-dma only does DMA on a doorbell): into guest RAM both ways, and
+ * outside it. Odd and even lengths: with and without trace-dma. */
+static void dma_seeds(const char *name, const struct record *rec)
+{
+	size_t off = 0, at = 0;
+	char fname[96];
+
+	while (!at && off + sizeof(struct vu_hdr) <= rec->len) {
+		struct vu_hdr h;
+
+		memcpy(&h, rec->buf + off, sizeof(h));
+		if (h.msg_size < sizeof(h))
+			return;
+		off += h.msg_size;
+		if (h.cmd == VU_CMD_DMA_MAP && vu_hdr_is_reply(&h))
+			at = off;
+	}
+	for (int odd = 0; at && odd < 2; odd++) {
+		struct record r = { 0 };
+
+		rec_append(&r, rec->buf, at);
+		put_dma(&r, 0x100, VU_CMD_DMA_READ, 0x1000, 16);
+		put_dma(&r, 0x101, VU_CMD_DMA_WRITE, 0x2000, 8);
+		put_dma(&r, 0x102, VU_CMD_DMA_READ, 0x3ffff8, 16);    /* past the end of RAM */
+		put_dma(&r, 0x103, VU_CMD_DMA_WRITE, 0xdead0000, 4);  /* no window */
+		rec_append(&r, rec->buf + at, rec->len - at);
+		if ((r.len & 1) != (size_t)odd)
+			rec_append(&r, "", 1);                       /* a stray byte, never sent */
+		snprintf(fname, sizeof(fname), "%s-dma%s", name, odd ? "-traced" : "");
+		save("fuzz_vfio_attach", fname, r.buf, r.len);
+		free(r.buf);
+	}
+}
+
 static int attach_seed(struct kvm_host *kvm, const char *name, const char *const *args)
 {
 	char path[108], live[200], replayed[200];
@@ -583,6 +633,8 @@ static int attach_seed(struct kvm_host *kvm, const char *name, const char *const
 	printf("attach %-16s %5zu bytes  live: %s; replayed: %s%s\n", name, px.rec.len, live,
 	       replayed, strcmp(live, replayed) ? "  MISMATCH" : "");
 	save("fuzz_vfio_attach", name, px.rec.buf, px.rec.len);
+	if (!strcmp(name, "vu-dma-intx"))
+		dma_seeds(name, &px.rec);
 	free(px.rec.buf);
 	return strcmp(live, replayed) != 0;
 }
