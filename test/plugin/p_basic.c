@@ -544,6 +544,61 @@ static int sc_malformed(void)
 	return 0;
 }
 
+/* A raw VcpuResponse: its oneof member's field number and its error. */
+static unsigned resp_case(const uint8_t *b, ssize_t n, int *err)
+{
+	ssize_t i = 0;
+	uint32_t zz = 0;
+
+	*err = 0;
+	if (n > 0 && b[0] == 0x08) {            /* error, sint32 */
+		for (i = 1; i < n && i < 6; i++) {
+			zz |= (uint32_t)(b[i] & 0x7f) << (7 * (i - 1));
+			if (!(b[i] & 0x80))
+				break;
+		}
+		*err = (int)(zz >> 1) ^ -(int)(zz & 1);
+		i++;
+	}
+	return i < n ? b[i] >> 3 : 0;
+}
+
+/*
+ * Requests pipelined behind a Resume are answered in order. vigild reads
+ * the request after a good Resume before it replies to the Resume (so that
+ * it has the next Wait before the plugin runs again); the Resume's reply must
+ * still come first.
+ */
+static int sc_pipeline(void)
+{
+	static const uint8_t resume[] = { 0x12, 0x00 };   /* VcpuRequest{resume{}} */
+	static const uint8_t regs[] = { 0x1a, 0x00 };     /* VcpuRequest{get_state{REGS}} */
+	static const uint8_t wait[] = { 0x0a, 0x00 };     /* VcpuRequest{wait{}} */
+	static const struct { unsigned field; int err; } want[] = {
+		{ 3, 0 }, { 3, -EINVAL }, { 4, -EBUSY }, { 2, 0 },
+	};
+	const uint8_t *req[] = { resume, resume, regs, wait };
+	struct crosvm_vcpu *v;
+	uint8_t resp[1024];
+	int vfd, err;
+
+	PH_OK(crosvm_reserve_range(h.cv, CROSVM_ADDRESS_SPACE_IOPORT, PORT_ADD, 1));
+	v = start_vcpu0();
+	wait_io(v, PORT_ADD);           /* stopped on the guest's first write */
+	vfd = *(int *)v;                /* first member of the client's vcpu: its socket */
+	for (unsigned i = 0; i < 4; i++)
+		PH_CHECK(send(vfd, req[i], 2, 0) == 2, "send request %u", i);
+	for (unsigned i = 0; i < 4; i++) {
+		ssize_t n = recv(vfd, resp, sizeof(resp), 0);
+		unsigned f = resp_case(resp, n, &err);
+
+		PH_CHECK(f == want[i].field && err == want[i].err,
+			 "reply %u: member %u error %d, expected member %u error %d", i, f, err,
+			 want[i].field, want[i].err);
+	}
+	return 0;   /* the VM stops with the plugin's status */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(void); } sc[] = {
@@ -551,9 +606,9 @@ int main(int argc, char **argv)
 		{ "ioevent", sc_ioevent }, { "dirty", sc_dirty }, { "pause", sc_pause },
 		{ "queries", sc_queries }, { "vmstate", sc_vmstate }, { "conn2", sc_conn2 },
 		{ "crash", sc_crash }, { "malformed", sc_malformed }, { "identmap", sc_identmap },
-		{ "hyperv", sc_hyperv },
+		{ "hyperv", sc_hyperv }, { "pipeline", sc_pipeline },
 	};
-	static const uint32_t guest_sc[] = { 1, 0, 2, 3, 4, 5, 0, 0, 0, 5, 0, 0, 6 };
+	static const uint32_t guest_sc[] = { 1, 0, 2, 3, 4, 5, 0, 0, 0, 5, 0, 0, 6, 1 };
 
 	PH_CHECK(argc == 3, "usage: p_basic GUEST.elf SCENARIO");
 	for (unsigned i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {

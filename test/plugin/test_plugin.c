@@ -82,6 +82,11 @@ Test(plugin, extra_connection_from_second_thread)
 	cr_assert_eq(run_vigild("conn2", 1), 0);
 }
 
+Test(plugin, replies_to_requests_pipelined_behind_resume_in_order)
+{
+	cr_assert_eq(run_vigild("pipeline", 1), 0);
+}
+
 Test(plugin, plugin_crash_during_wait_tears_vm_down)
 {
 	cr_assert_eq(run_vigild("crash", 1), 83);
