@@ -313,8 +313,8 @@ void vfio_env_guest_probe(struct vm *vm, struct vfio_dev *d)
 	unsigned slot = vfio_dev_slot(d), at, n = 0;
 
 	for (unsigned off = 0; off < 0x40; off += 4)
-		if (off < 0x10 || off >= 0x28)                /* not the BAR registers */
-			cfg_rw(vm, slot, off, false, 0, 4);
+		cfg_rw(vm, slot, off, false, 0, 4);
+	cfg_rw(vm, slot, 0x04, true, 0x0007, 2);             /* I/O, memory, bus master */
 	if (!(cfg_rw(vm, slot, 0x06, false, 0, 2) & 0x10))
 		return;
 	for (at = cfg_rw(vm, slot, 0x34, false, 0, 1) & 0xfc; at >= 0x40 && n < 48; n++) {

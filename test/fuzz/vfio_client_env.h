@@ -43,9 +43,10 @@ uint32_t vfio_env_session(struct vu_client *c, struct vfio_env_dma *m);
 
 /* A guest's first look at an attached device @d of @vm, through the PCI
  * host ports and the BARs as a vCPU would (no vCPU runs): the config
- * header, the capability chain, MSI and MSI-X switched on (eventfds to the
- * server, routes and irqfds in KVM), an MSI-X entry written, then masked and
- * off, the first dword of each MMIO BAR. */
+ * header (BAR registers read, never written: a move needs a vCPU), the
+ * command register written, the capability chain, MSI and MSI-X switched
+ * on (eventfds to the server, routes and irqfds in KVM), an MSI-X entry
+ * written, then masked and off, the first dword of each MMIO BAR. */
 struct vm;
 struct vfio_dev;
 void vfio_env_guest_probe(struct vm *vm, struct vfio_dev *d);
