@@ -415,6 +415,7 @@ static int send_chunk(struct vfio_env_server *r, const uint8_t *p, size_t n, uns
 
 static void feed(struct vfio_env_server *r)
 {
+	bool whole = true;   /* the last chunk was a whole message */
 	size_t off = 0;
 
 	while (off < r->len && wait_call(r, 1)) {
@@ -422,10 +423,12 @@ static void feed(struct vfio_env_server *r)
 		unsigned nfds = 0;
 		struct vu_hdr h;
 
+		whole = false;
 		if (n >= sizeof(h)) {
 			memcpy(&h, r->buf + off, sizeof(h));
+			whole = h.msg_size == n;
 			if (h.msg_size >= sizeof(h) && h.msg_size < n)
-				n = h.msg_size;
+				n = h.msg_size, whole = true;
 			nfds = (h.flags & VFIO_ENV_FD_MASK) >> VFIO_ENV_FD_SHIFT;
 			nfds = nfds == 15 ? 20 : nfds;
 			if (vu_hdr_is_reply(&h)) {
@@ -439,8 +442,10 @@ static void feed(struct vfio_env_server *r)
 		off += n;
 	}
 	/* Out of input: close when the client calls (it would wait in vain)
-	 * or leaves, not while it is idle (a live server stays connected). */
-	wait_call(r, 5);
+	 * or leaves, not while it is idle (a live server stays connected);
+	 * at once if it is waiting for the rest of a message. */
+	if (whole)
+		wait_call(r, 5);
 	shutdown(r->fd, SHUT_WR);
 }
 
