@@ -19,8 +19,8 @@
  * the first dword of each MMIO BAR. Call timeout 100 ms.
  *
  * One VM (4 MiB, irqchip, vCPUs never run) serves every input. Checked for
- * every input: vfio_set_new succeeds (a bad server fails its device, never
- * the VM); a device that did not fail has its BARs inside the MMIO hole
+ * every input: vfio_set_new succeeds and the VM is never asked to stop (a
+ * bad server fails its device, never the VM); a device that did not fail has its BARs inside the MMIO hole
  * below the IOAPIC or in ports 0x1000-0xffff, aligned to their size, not
  * overlapping; after vfio_set_free the VM is as before: the same memslots,
  * nothing left on the MMIO and port buses, no MSI route, no descriptor
@@ -126,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   "MMIO still decoded after detach");
 	FUZZ_CHECK(!iobus_overlaps(&vm->pio, 0xcf8, 0x10000 - 0xcf8),
 		   "ports still decoded after detach");
+	FUZZ_CHECK(!vm_stop_requested(vm), "the device stopped the VM: %s", vm->stop.reason);
 	irq_routing_stats(vm->irq_routing, &st);
 	FUZZ_CHECK(st.nr_msi == 0, "%u MSI routes left after detach", st.nr_msi);
 	vfio_env_check_fds("after detach");
