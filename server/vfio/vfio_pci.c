@@ -7,6 +7,7 @@
 #include <linux/vfio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "iobus.h"
@@ -353,8 +354,19 @@ static void bar_mmap(struct vfio_dev *d, struct vfio_bar *b, int fd)
 {
 	void *p;
 
+	struct stat st;
+
 	if (b->is_io || (b->region.size & 4095) || !(b->region.flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return;
+	/* A file shorter than the region would give the guest pages without
+	 * backing (KVM_RUN fails on them): trap such a BAR instead. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size < b->region.offset + b->region.size) {
+		log_warn("vfio-user %s: BAR%u's file is %lld bytes, the region needs %llu; trapping it",
+			 d->name, b->idx, (long long)st.st_size,
+			 (unsigned long long)(b->region.offset + b->region.size));
+		return;
+	}
 	p = mmap(NULL, b->region.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		 (off_t)b->region.offset);
 	if (p == MAP_FAILED) {

@@ -23,7 +23,8 @@
  *
  * --mode=NAME makes it misbehave on the doorbell (crash, hang, malformed,
  * oversized, error) or in the handshake (bad-major, bad-caps), for the
- * failure tests. --caps=JSON replaces its capability reply.
+ * failure tests; short-bar2 offers BAR2's second page for mmap from a file
+ * that ends before it. --caps=JSON replaces its capability reply.
  *
  * Usage: vu-dma --socket-path=PATH [--mode=NAME] [--caps=JSON] [--irq=KIND]
  */
@@ -755,6 +756,11 @@ int main(int argc, char **argv)
 	if (shared_bar("vu-dma-bar2", BAR2_SIZE, &s.bar2_fd, &s.bar2) ||
 	    shared_bar("vu-dma-bar4", DMA_DEV_BAR4_SIZE, &s.bar4_fd, &s.bar4)) {
 		perror("vu-dma: BAR memory");
+		return 1;
+	}
+	/* short-bar2: the file behind BAR2's mmap-able page ends before it. */
+	if (!strcmp(s.mode, "short-bar2") && ftruncate(s.bar2_fd, 4096)) {
+		perror("vu-dma: short-bar2");
 		return 1;
 	}
 	if (s.fd < 0)

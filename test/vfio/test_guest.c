@@ -100,6 +100,21 @@ Test(vfio_guest, enumerates_sizes_bars_and_traps_or_maps_regions)
 	cr_assert_not(vfio_dev_failed(vfio_set_dev(set, 0)));
 }
 
+/* A server whose mmap-able BAR pages are not backed by its file: vigild
+ * traps the BAR instead of giving the guest pages KVM cannot fault in. */
+Test(vfio_guest, bar_file_shorter_than_the_region_is_trapped_not_mapped)
+{
+	uint64_t bar2, hva;
+	uint32_t flags;
+
+	boot("short-bar2", NULL, SCENARIO_REGIONS);
+	bar2 = vfio_dev_bar(vfio_set_dev(set, 0), 2);
+	cr_assert_neq(bar2, 0);
+	cr_assert_lt(memslots_lookup(&t.vm->slots, bar2 + 4096, &flags, &hva), 0,
+		     "BAR2's unbacked page was given to the guest");
+	cr_assert_not(vfio_dev_failed(vfio_set_dev(set, 0)));
+}
+
 Test(vfio_guest, dma_by_mmap_and_interrupt_delivery)
 {
 	struct vfio_dev_stats st;
