@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "kvmi_int.h"
 #include "log.h"
 
@@ -36,21 +37,11 @@ static void conn_free(struct kvmi_conn *c)
 
 static int out_sendmsg(int fd, const struct kvmi_out *o)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	FDPASS_CTL(ctl, 1);
 	struct iovec iov = { .iov_base = (void *)o->buf, .iov_len = o->len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 
-	if (o->fd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		m.msg_control = cbuf;
-		m.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &o->fd, sizeof(int));
-	}
+	fdpass_attach(&m, ctl.buf, &o->fd, o->fd >= 0);
 	if (sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		return -errno;
 	return 0;

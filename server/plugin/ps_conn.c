@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "log.h"
 #include "ps.h"
 
@@ -22,25 +23,11 @@ static void close_fds(int *fds, unsigned n)
 
 static ssize_t sendpkt(int fd, const void *data, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * PS_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, PS_MAX_FDS);
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	fdpass_attach(&mh, ctl.buf, fds, nfds);
 	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
@@ -171,10 +158,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pconn *c = arg;
 	struct plugin *pl = c->pl;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * PS_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, PS_MAX_FDS);
 	struct iovec iov = { .iov_base = pl->rbuf, .iov_len = PS_RECV_BUF };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "vu_proto.h"
 #include "vu_tran.h"
 
@@ -69,10 +70,7 @@ static int tran_send(struct vu_tran *base, const struct iovec *iov, int iovcnt,
 {
 	struct vu_tran_fd *t = (struct vu_tran_fd *)base;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VU_CLIENT_MAX_MSG_FDS)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, VU_CLIENT_MAX_MSG_FDS);
 	struct iovec v[8];
 	struct msghdr mh = { .msg_iov = v, .msg_iovlen = (size_t)iovcnt };
 	ssize_t n;
@@ -81,18 +79,7 @@ static int tran_send(struct vu_tran *base, const struct iovec *iov, int iovcnt,
 	if (iovcnt > 8 || nfds > VU_CLIENT_MAX_MSG_FDS || (nfds && !t->is_socket))
 		return -EINVAL;
 	memcpy(v, iov, sizeof(*v) * (size_t)iovcnt);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
+	fdpass_attach(&mh, ctl.buf, fds, nfds);
 	while (mh.msg_iovlen) {
 		if (t->is_socket)
 			n = sendmsg(t->wfd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -156,10 +143,7 @@ static int take_fds(struct msghdr *mh, int *fds, unsigned *nfds, unsigned max_fd
 static ssize_t recv_some(struct vu_tran_fd *t, void *buf, size_t len, int *fds,
 			 unsigned *nfds, unsigned max_fds, int *fd_err)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VU_CLIENT_MAX_MSG_FDS * 2)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, VU_CLIENT_MAX_MSG_FDS * 2);
 	struct iovec v = { .iov_base = buf, .iov_len = len };
 	struct msghdr mh = {
 		.msg_iov = &v, .msg_iovlen = 1,

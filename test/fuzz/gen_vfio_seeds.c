@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "fuzz_check.h"
 #include "kvm_host.h"
 #include "vfio_client_env.h"
@@ -409,10 +410,7 @@ struct proxy {
 /* One message from @fd with its descriptors; 0 or -1 at end of stream. */
 static int msg_in(int fd, uint8_t **body, struct vu_hdr *h, int *fds, unsigned *nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, 16);
 	size_t got = 0, len = sizeof(*h);
 	uint8_t *p = (uint8_t *)h;
 
@@ -448,25 +446,11 @@ static int msg_in(int fd, uint8_t **body, struct vu_hdr *h, int *fds, unsigned *
 static int msg_out(int fd, const struct vu_hdr *h, const uint8_t *body, const int *fds,
 		   unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, 16);
 	struct iovec v[2] = { { (void *)h, sizeof(*h) }, { (void *)body, h->msg_size - sizeof(*h) } };
 	struct msghdr mh = { .msg_iov = v, .msg_iovlen = 2 };
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
+	fdpass_attach(&mh, ctl.buf, fds, nfds);
 	return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)h->msg_size ? 0 : -1;
 }
 

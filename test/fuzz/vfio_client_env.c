@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "fuzz_check.h"
 #include "fuzz_util.h"
 #include "log.h"
@@ -377,10 +378,7 @@ static int make_fd(bool memfd)
 
 static int send_chunk(struct vfio_env_server *r, const uint8_t *p, size_t n, unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 20)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, 20);
 	struct vu_hdr h;
 	struct iovec iov[2] = { { (void *)p, n }, { NULL, 0 } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
@@ -395,18 +393,7 @@ static int send_chunk(struct vfio_env_server *r, const uint8_t *p, size_t n, uns
 	}
 	for (unsigned i = 0; i < nfds; i++)
 		fds[i] = make_fd(r->memfds);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
+	fdpass_attach(&mh, ctl.buf, fds, nfds);
 	rc = sendmsg(r->fd, &mh, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -453,10 +440,7 @@ static void feed(struct vfio_env_server *r)
 static int drain_read(int fd, void *buf, size_t len)
 {
 	static _Thread_local uint8_t scratch[65536];
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} ctl;
+	FDPASS_CTL(ctl, 16);
 
 	while (len) {
 		size_t want = buf || len < sizeof(scratch) ? len : sizeof(scratch);

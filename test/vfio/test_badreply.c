@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "vu_dev.h"
 
 #define REGION 0
@@ -66,21 +67,10 @@ static void send_msg(int fd, const struct vu_hdr *h, const void *body, size_t le
 		     const int *fds, unsigned nfds)
 {
 	struct iovec iov[2] = { { (void *)h, sizeof(*h) }, { (void *)body, len } };
-	union {
-		struct cmsghdr c;
-		char buf[CMSG_SPACE(8 * sizeof(int))];
-	} u;
+	FDPASS_CTL(ctl, 8);
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 
-	memset(&u, 0, sizeof(u));
-	if (nfds) {
-		m.msg_control = u.buf;
-		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		u.c.cmsg_level = SOL_SOCKET;
-		u.c.cmsg_type = SCM_RIGHTS;
-		u.c.cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(&u.c), fds, nfds * sizeof(int));
-	}
+	fdpass_attach(&m, ctl.buf, fds, nfds);
 	cr_assert_eq(sendmsg(fd, &m, MSG_NOSIGNAL), (ssize_t)(sizeof(*h) + len));
 }
 
