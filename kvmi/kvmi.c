@@ -11,6 +11,7 @@
 
 #include "kvmi_int.h"
 #include "log.h"
+#include "monotonic.h"
 
 void kvmi_accept_cb(evutil_socket_t lfd, short what, void *arg);
 int kvmi_hypercall_io(struct vcpu *vcpu, void *opaque, uint64_t addr, bool is_write,
@@ -87,7 +88,7 @@ int kvmi_new(struct kvmi **out, struct vm *vm, struct event_base *base,
 	k->conn_fd = -1;
 	pthread_rwlock_init(&k->conn_lock, NULL);
 	pthread_mutex_init(&k->q_lock, NULL);
-	pthread_cond_init(&k->q_cond, NULL);
+	cond_init_monotonic(&k->q_cond);
 	if (!k->cfg.answer_timeout_ms)
 		k->cfg.answer_timeout_ms = KVMI_DEFAULT_TIMEOUT_MS;
 	atomic_store(&k->generation, 1);

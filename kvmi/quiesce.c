@@ -13,6 +13,7 @@
 
 #include "kvmi_int.h"
 #include "log.h"
+#include "monotonic.h"
 
 #define QUIESCE_TIMEOUT_MS 2000
 #define QUIESCE_SLICE_MS   5
@@ -31,7 +32,7 @@ static bool vcpu_quiet(struct kvmi_vcpu *kv)
 
 int kvmi_quiesce_begin(struct kvmi *k)
 {
-	struct timespec ts;
+	struct timespec end, slice;
 	unsigned i;
 	int r = 0;
 
@@ -40,24 +41,17 @@ int kvmi_quiesce_begin(struct kvmi *k)
 	pthread_mutex_unlock(&k->q_lock);
 	for (i = 0; i < k->nr_vcpus; i++)
 		vcpu_request(k->vcpus[i].vcpu, VCPU_REQ_HOOK);
+	deadline_after_ms(&end, QUIESCE_TIMEOUT_MS);
 	pthread_mutex_lock(&k->q_lock);
+	/* Parking at the quiesce point signals q_cond; entering a device call
+	 * does not (the core knows nothing of kvmi), hence the short slices. */
 	for (i = 0; i < k->nr_vcpus && r == 0; i++) {
-		/* Parking at the quiesce point signals q_cond; entering a device
-		 * call does not (the core knows nothing of kvmi), hence the slices. */
-		for (int waited = 0; !vcpu_quiet(&k->vcpus[i]) && r == 0; waited += QUIESCE_SLICE_MS) {
-			if (waited >= QUIESCE_TIMEOUT_MS) {
+		while (!vcpu_quiet(&k->vcpus[i]) && r == 0) {
+			deadline_after_ms(&slice, QUIESCE_SLICE_MS);
+			if (pthread_cond_timedwait(&k->q_cond, &k->q_lock, &slice) == ETIMEDOUT &&
+			    (slice.tv_sec > end.tv_sec ||
+			     (slice.tv_sec == end.tv_sec && slice.tv_nsec >= end.tv_nsec)))
 				r = -ETIMEDOUT;
-				break;
-			}
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += QUIESCE_SLICE_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			r = -pthread_cond_timedwait(&k->q_cond, &k->q_lock, &ts);
-			if (r == -ETIMEDOUT)
-				r = 0;
 		}
 	}
 	pthread_mutex_unlock(&k->q_lock);
