@@ -116,3 +116,28 @@ void interop_cache_path(char *buf, size_t len, const char *sub)
 	else
 		snprintf(buf, len, "%s/.cache/vigil-interop/%s", home ? home : "/root", sub);
 }
+
+int interop_run_vigild(const char *vigild, const char *guest, const char *console,
+		       const char *log, const char (*socks)[INTEROP_SOCK_LEN], unsigned n,
+		       const char *opts, int ms)
+{
+	char specs[INTEROP_MAX_DEVS][INTEROP_SOCK_LEN + 64], con[200];
+	char *argv[8 + 2 * INTEROP_MAX_DEVS];
+	unsigned a = 0;
+
+	if (n > INTEROP_MAX_DEVS)
+		return -1;
+	argv[a++] = (char *)vigild;
+	argv[a++] = (char *)"run";
+	argv[a++] = (char *)"--guest";
+	argv[a++] = (char *)guest;
+	snprintf(con, sizeof(con), "--console=%s", console);
+	argv[a++] = con;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "vfio-user,socket=%s%s", socks[i], opts);
+		argv[a++] = (char *)"--device";
+		argv[a++] = specs[i];
+	}
+	argv[a] = NULL;
+	return interop_wait_exit(interop_spawn(argv, log), ms);
+}

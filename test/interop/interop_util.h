@@ -18,6 +18,15 @@ bool interop_wait_socket(const char *path, pid_t pid, int ms);
  * one), or -1 after SIGKILL when it did not end in time. */
 int interop_wait_exit(pid_t pid, int ms);
 void interop_kill(pid_t *pid);
+/* Socket path buffers of the suites: char sock[N][INTEROP_SOCK_LEN]. */
+#define INTEROP_SOCK_LEN 128
+#define INTEROP_MAX_DEVS 8
+/* Run @vigild with guest @guest and one --device vfio-user per socket (@opts
+ * appended to each spec), the console to @console and stdout/stderr to @log.
+ * Its exit status, or -1 after SIGKILL when it did not end within @ms. */
+int interop_run_vigild(const char *vigild, const char *guest, const char *console,
+		       const char *log, const char (*socks)[INTEROP_SOCK_LEN], unsigned n,
+		       const char *opts, int ms);
 /* The first 64 KiB of @path, NUL-terminated (a static buffer). */
 char *interop_slurp(const char *path);
 /* A cache directory: $VIGIL_INTEROP_CACHE, else $XDG_CACHE_HOME/vigil-interop,

@@ -27,7 +27,7 @@ struct proc {
 
 struct run {
 	char dir[64];
-	char sock[MAX_DEVS][128];
+	char sock[MAX_DEVS][INTEROP_SOCK_LEN];
 	struct proc srv[MAX_DEVS];
 	int srv_stdin[MAX_DEVS];   /* write end kept open (null waits on stdin) */
 	char console[160];
@@ -126,27 +126,12 @@ static void start_server(unsigned i, const char *name)
 	wait_socket(i);
 }
 
-/* Run vigild with pci_probe and @n devices (@opts appended to each spec);
- * returns its exit status (or -1 if it had to be killed after 30 s). */
+/* vigild + pci_probe with the first @n sockets; vigild's exit status (-1:
+ * killed after 30 s). */
 static int run_vigild(unsigned n, const char *opts)
 {
-	char specs[MAX_DEVS][300], console[200];
-	char *argv[8 + 2 * MAX_DEVS];
-	unsigned a = 0;
-
-	argv[a++] = (char *)VIGILD_BIN;
-	argv[a++] = (char *)"run";
-	argv[a++] = (char *)"--guest";
-	argv[a++] = (char *)PCI_PROBE_GUEST;
-	snprintf(console, sizeof(console), "--console=%s", R.console);
-	argv[a++] = console;
-	for (unsigned i = 0; i < n; i++) {
-		snprintf(specs[i], sizeof(specs[i]), "vfio-user,socket=%s%s", R.sock[i], opts);
-		argv[a++] = (char *)"--device";
-		argv[a++] = specs[i];
-	}
-	argv[a] = NULL;
-	return interop_wait_exit(interop_spawn(argv, R.vigild_log), 30000);
+	return interop_run_vigild(VIGILD_BIN, PCI_PROBE_GUEST, R.console, R.vigild_log,
+				  (const char (*)[INTEROP_SOCK_LEN])R.sock, n, opts, 30000);
 }
 
 static void expect_in(const char *path, const char *what)

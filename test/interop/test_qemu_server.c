@@ -22,7 +22,7 @@
 
 static struct {
 	char dir[64];
-	char sock[MAX_DEVS][128];
+	char sock[MAX_DEVS][INTEROP_SOCK_LEN];
 	char qemu_log[128], console[128], vigild_log[128];
 	pid_t qemu;
 } R;
@@ -112,26 +112,12 @@ static void start_qemu(unsigned n, const char *const devs[],
 			  interop_slurp(R.qemu_log));
 }
 
-/* vigild + pci_probe with the first @n sockets; vigild's exit status. */
+/* vigild + pci_probe with the first @n sockets; vigild's exit status (-1:
+ * killed after 60 s). */
 static int run_vigild(unsigned n, const char *opts)
 {
-	char specs[MAX_DEVS][200], console[160];
-	char *argv[8 + 2 * MAX_DEVS];
-	unsigned a = 0;
-
-	argv[a++] = (char *)VIGILD_BIN;
-	argv[a++] = (char *)"run";
-	argv[a++] = (char *)"--guest";
-	argv[a++] = (char *)PCI_PROBE_GUEST;
-	snprintf(console, sizeof(console), "--console=%s", R.console);
-	argv[a++] = console;
-	for (unsigned i = 0; i < n; i++) {
-		snprintf(specs[i], sizeof(specs[i]), "vfio-user,socket=%s%s", R.sock[i], opts);
-		argv[a++] = (char *)"--device";
-		argv[a++] = specs[i];
-	}
-	argv[a] = NULL;
-	return interop_wait_exit(interop_spawn(argv, R.vigild_log), 60000);
+	return interop_run_vigild(VIGILD_BIN, PCI_PROBE_GUEST, R.console, R.vigild_log,
+				  (const char (*)[INTEROP_SOCK_LEN])R.sock, n, opts, 60000);
 }
 
 static void expect_in(const char *path, const char *what)
